@@ -1,0 +1,59 @@
+# kproxy: `make demo` and `make test` work on a fresh Debian 12 machine as root; they install
+# whatever Debian packages are missing first. `make build` leaves the binary at build/kproxy.
+SHELL := /bin/bash
+BUILD_DIR ?= build
+ASAN_BUILD_DIR ?= build-asan
+JOBS ?= $(shell nproc)
+CI ?=
+
+# Build tools and libraries, plus the tools the kernel tests drive.
+DEBIAN_PACKAGES := cmake ninja-build g++ pkg-config python3 \
+  libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libipset-dev libnetfilter-conntrack-dev \
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev \
+  libcurl4-openssl-dev libsimdjson-dev libssl-dev libcli11-dev libcpp-httplib-dev \
+  iptables ipset conntrack nfacct nftables iproute2
+
+CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ifeq ($(CI),true)
+CMAKE_FLAGS += -DKPROXY_WERROR=ON
+endif
+
+.PHONY: all deps build demo test test-asan bench clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing missing Debian packages:" $$missing; \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: run as root to install packages" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+demo: build
+	@echo "# kproxy render -f testdata/examples/cluster.yaml --config testdata/examples/config.yaml" >&2
+	@./$(BUILD_DIR)/kproxy render -f testdata/examples/cluster.yaml --config testdata/examples/config.yaml
+
+test: build
+	./tests/tools/check_layering.sh
+	cd $(BUILD_DIR) && CI=$(CI) ctest --output-on-failure -j $(JOBS)
+ifeq ($(CI),true)
+	$(MAKE) test-asan
+endif
+
+# Unit and golden tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKPROXY_SANITIZE=ON -DKPROXY_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
+	cd $(ASAN_BUILD_DIR) && CI=$(CI) ctest --output-on-failure -j $(JOBS) -L 'unit|golden'
+
+bench: build
+	./$(BUILD_DIR)/kproxy_bench --benchmark_counters_tabular=true
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)

@@ -1,0 +1,43 @@
+// Decoding of Kubernetes manifests into api objects.
+//
+// Accepted input (each file may mix them): a YAML stream of documents ("---"), a `kind: List`
+// (what `kubectl get svc,endpointslices,nodes -A -o yaml` prints), and the same as JSON (an
+// object or a List; JSON goes through simdjson because cluster dumps are large). Objects of other
+// kinds are skipped silently. Legacy v1 Endpoints are converted to EndpointSlices the way the
+// EndpointSlice mirroring controller would (see decode.cc). Objects that kube-proxy's informers
+// never see (label selector: no service.kubernetes.io/service-proxy-name, no
+// service.kubernetes.io/headless) are dropped here.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/api/objects.h"
+#include "src/util/result.h"
+
+namespace kproxy::api {
+
+// Spare capacity (beyond size()) that lets a large JSON file be parsed in place instead of
+// copied: read files with bytes.reserve(size + kManifestPadding).
+inline constexpr size_t kManifestPadding = 64;
+
+struct ManifestFile {
+  std::string name;   // shown in messages ("cluster.yaml", "<stdin>")
+  std::string bytes;
+};
+
+struct DecodeResult {
+  ClusterState state;
+  // One entry per problem: "cluster.yaml:12: Service default/web: spec.ports[1].port: 70000 not in 1-65535".
+  // Objects with errors are left out of `state`.
+  std::vector<Error> errors;
+};
+
+DecodeResult decodeManifests(const std::vector<ManifestFile>& files);
+
+// True when kube-proxy's informer label selector admits the object
+// ("!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless").
+bool selectedByKubeProxy(const ObjectMeta& meta);
+
+}  // namespace kproxy::api

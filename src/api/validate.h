@@ -1,0 +1,19 @@
+// Field rules for decoded objects: what neither upstream kube-proxy nor the API server would
+// accept. Each message names the object and the field, e.g.
+// "Service default/web: spec.ports[1].nodePort: 70000 not in 1-65535".
+// The daemon uses these per object (a bad object is skipped and reported, everything else synced);
+// render treats any error as fatal.
+#pragma once
+
+#include <vector>
+
+#include "src/api/objects.h"
+#include "src/util/result.h"
+
+namespace kproxy::api {
+
+std::vector<Error> validateService(const Service& service);
+std::vector<Error> validateEndpointSlice(const EndpointSlice& slice);
+std::vector<Error> validateNode(const Node& node);
+
+}  // namespace kproxy::api

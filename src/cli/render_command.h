@@ -1,0 +1,35 @@
+// `kproxy render`: what the proxier would program, from manifests, to stdout. Links no applier.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kproxy::cli {
+
+struct RenderOptions {
+  std::vector<std::string> files;      // -f (required; "-" is stdin)
+  std::string config_path;             // --config
+  std::string node_facts_path;         // --node-facts
+  std::string hostname_override;       // --hostname-override
+  std::string proxy_mode;              // --proxy-mode (overrides the config file)
+  std::string ip_family = "ipv4";      // --ip-family ipv4|ipv6
+  std::vector<std::string> from;       // --from (earlier states, in order)
+  bool full_sync = false;              // --full-sync
+};
+
+// Receives the output in pieces (a large payload is never copied into one string).
+using OutputSink = std::function<void(std::string_view)>;
+
+// Writes the payload to `out` and problems to `err` ("error: ..." / "warning: ..." lines).
+// Returns the exit code: 0 success, 2 bad input (then nothing was written to `out`).
+int runRender(const RenderOptions& options, const OutputSink& out, std::string& err);
+
+// The same, collecting the output in a string.
+inline int runRender(const RenderOptions& options, std::string& out, std::string& err) {
+  out.clear();
+  return runRender(options, [&out](std::string_view piece) { out.append(piece); }, err);
+}
+
+}  // namespace kproxy::cli

@@ -1,0 +1,36 @@
+// Runs a child process without a shell: argv[0] is looked up in PATH, `input` is written to its
+// stdin, stdout and stderr are captured. Writing and reading happen together, so large payloads
+// (iptables-restore input of tens of megabytes) cannot deadlock on full pipes.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/util/result.h"
+
+namespace kproxy {
+
+struct ProcessResult {
+  int exit_code = -1;  // -1 when killed by a signal (see signal)
+  int signal = 0;
+  std::string out;
+  std::string err;
+
+  bool succeeded() const { return exit_code == 0; }
+};
+
+struct ProcessOptions {
+  std::chrono::milliseconds timeout{0};  // 0: no timeout; on timeout the child is killed
+  bool capture_stdout = true;
+};
+
+// Errors are about starting or talking to the child; a non-zero exit is a successful Result.
+Result<ProcessResult> runProcess(const std::vector<std::string>& argv, std::string_view input = {},
+                                 const ProcessOptions& options = {});
+
+// "cmd arg1 arg2" for messages.
+std::string commandLine(const std::vector<std::string>& argv);
+
+}  // namespace kproxy
