@@ -32,6 +32,9 @@ struct DecodeResult {
   // One entry per problem: "cluster.yaml:12: Service default/web: spec.ports[1].port: 70000 not in 1-65535".
   // Objects with errors are left out of `state`.
   std::vector<Error> errors;
+  // True when a whole file or document could not be parsed (YAML/JSON syntax): then `state` is
+  // not a faithful picture of the input and a daemon keeps what it had.
+  bool syntax_error = false;
 };
 
 DecodeResult decodeManifests(const std::vector<ManifestFile>& files);

@@ -10,9 +10,10 @@
 //   bool isNull() const; bool isMap() const; bool isList() const;
 //   int line() const;                       // 1-based; 0 when unknown. Ask before reading the
 //                                           // value (a JSON value can only tell it until then)
-//   template <class F> void forEachField(F&& f) const;  // f(std::string_view key, const V& value)
-//   template <class F> void forEachItem(F&& f) const;   // f(int index, const V& item)
-//   size_t listSize() const;                // number of items (for reserve)
+//   template <class F> void forEachField(F&& f) const;  // f(std::string_view key, const V& value),
+//                                           // in document order; may run again on the same value
+//   template <class F> void forEachItem(F&& f) const;   // f(int index, const V& item); once
+//   size_t listSize() const;                // number of items (for reserve); 0 when unknown
 //   bool readString(std::string_view& out) const;       // false: not a string
 //   IntRead readInt(int64_t& out) const;
 //   bool readBool(bool& out) const;         // false: not a boolean
@@ -96,7 +97,7 @@ struct LegacyEndpointAddress {
 struct LegacyEndpointSubset {
   std::vector<LegacyEndpointAddress> addresses;
   std::vector<LegacyEndpointAddress> not_ready_addresses;
-  std::vector<EndpointPort> ports;  // name "" when absent; port always set
+  std::vector<EndpointPort> ports;  // name "" when absent; port required (validation)
 };
 
 struct LegacyEndpoints {
@@ -299,19 +300,26 @@ void readStringMap(const V& v, const FieldPath& path, ObjectContext& ctx, std::m
   });
 }
 
+// A list of objects: decode_item(item, item_path, element) fills each element from a map.
+template <class V, class T, class F>
+void readObjectList(const V& v, const FieldPath& path, ObjectContext& ctx, std::vector<T>& out, F&& decode_item) {
+  out.clear();
+  if (!asList(v, path, ctx)) return;
+  out.reserve(v.listSize());
+  v.forEachItem([&](int i, const V& item) {
+    FieldPath p = path.index(i);
+    T& element = out.emplace_back();
+    if (asMap(item, p, ctx)) decode_item(item, p, element);
+  });
+}
+
 // A list of {name: ...} entries (EndpointSlice hints).
 template <class V>
 void readNameList(const V& v, const FieldPath& path, ObjectContext& ctx, std::vector<std::string>& out) {
-  out.clear();
-  if (!asList(v, path, ctx)) return;
-  v.forEachItem([&](int i, const V& item) {
-    FieldPath p = path.index(i);
-    if (!asMap(item, p, ctx)) return;
-    std::string name;
+  readObjectList(v, path, ctx, out, [&](const V& item, const FieldPath& p, std::string& name) {
     item.forEachField([&](std::string_view key, const V& value) {
       if (key == "name") readString(value, p.child("name"), ctx, name);
     });
-    out.push_back(std::move(name));
   });
 }
 
@@ -377,14 +385,8 @@ void decodeServiceSpec(const V& v, const FieldPath& path, ObjectContext& ctx, Se
     } else if (key == "ipFamilies") {
       readStringList(value, path.child("ipFamilies"), ctx, s.ip_families, true);
     } else if (key == "ports") {
-      FieldPath ports_path = path.child("ports");
-      s.ports.clear();
-      if (!asList(value, ports_path, ctx)) return;
-      s.ports.reserve(value.listSize());
-      value.forEachItem([&](int i, const V& item) {
-        FieldPath p = ports_path.index(i);
-        ServicePort& port = s.ports.emplace_back();
-        if (asMap(item, p, ctx)) decodeServicePort(item, p, ctx, port);
+      readObjectList(value, path.child("ports"), ctx, s.ports, [&](const V& item, const FieldPath& p, ServicePort& port) {
+        decodeServicePort(item, p, ctx, port);
       });
     } else if (key == "externalIPs") {
       readStringList(value, path.child("externalIPs"), ctx, s.external_ips, true);
@@ -428,13 +430,8 @@ void decodeServiceStatus(const V& v, const FieldPath& path, ObjectContext& ctx, 
     if (!asMap(lb, lb_path, ctx)) return;
     lb.forEachField([&](std::string_view lb_key, const V& ingress) {
       if (lb_key != "ingress") return;
-      FieldPath ingress_path = lb_path.child("ingress");
-      s.load_balancer_ingress.clear();
-      if (!asList(ingress, ingress_path, ctx)) return;
-      ingress.forEachItem([&](int i, const V& item) {
-        FieldPath p = ingress_path.index(i);
-        LoadBalancerIngress& entry = s.load_balancer_ingress.emplace_back();
-        if (!asMap(item, p, ctx)) return;
+      readObjectList(ingress, lb_path.child("ingress"), ctx, s.load_balancer_ingress,
+                     [&](const V& item, const FieldPath& p, LoadBalancerIngress& entry) {
         item.forEachField([&](std::string_view k, const V& value) {
           if (k == "ip") {
             readCheckedString(value, p.child("ip"), ctx, entry.ip);
@@ -555,14 +552,8 @@ void decodeEndpointSlice(const V& v, int line, ManifestSink& sink) {
       });
       slice->endpoints.assign(std::make_move_iterator(scratch.begin()), std::make_move_iterator(scratch.end()));
     } else if (key == "ports") {
-      FieldPath path = root.child("ports");
-      slice->ports.clear();
-      if (!asList(value, path, ctx)) return;
-      slice->ports.reserve(value.listSize());
-      value.forEachItem([&](int i, const V& item) {
-        FieldPath p = path.index(i);
-        EndpointPort& port = slice->ports.emplace_back();
-        if (asMap(item, p, ctx)) decodeEndpointPort(item, p, ctx, port);
+      readObjectList(value, root.child("ports"), ctx, slice->ports, [&](const V& item, const FieldPath& p, EndpointPort& port) {
+        decodeEndpointPort(item, p, ctx, port);
       });
     }
   });
@@ -601,13 +592,8 @@ void decodeNode(const V& v, int line, ManifestSink& sink) {
       if (!asMap(value, status, ctx)) return;
       value.forEachField([&](std::string_view k, const V& addresses) {
         if (k != "addresses") return;
-        FieldPath path = status.child("addresses");
-        node->addresses.clear();
-        if (!asList(addresses, path, ctx)) return;
-        addresses.forEachItem([&](int i, const V& item) {
-          FieldPath p = path.index(i);
-          NodeAddress& address = node->addresses.emplace_back();
-          if (!asMap(item, p, ctx)) return;
+        readObjectList(addresses, status.child("addresses"), ctx, node->addresses,
+                       [&](const V& item, const FieldPath& p, NodeAddress& address) {
           item.forEachField([&](std::string_view field, const V& text) {
             if (field == "type") {
               readString(text, p.child("type"), ctx, address.type);
@@ -633,13 +619,7 @@ void decodeNode(const V& v, int line, ManifestSink& sink) {
 template <class V>
 void decodeLegacyAddresses(const V& v, const FieldPath& path, ObjectContext& ctx,
                            std::vector<LegacyEndpointAddress>& out) {
-  out.clear();
-  if (!asList(v, path, ctx)) return;
-  out.reserve(v.listSize());
-  v.forEachItem([&](int i, const V& item) {
-    FieldPath p = path.index(i);
-    LegacyEndpointAddress& address = out.emplace_back();
-    if (!asMap(item, p, ctx)) return;
+  readObjectList(v, path, ctx, out, [&](const V& item, const FieldPath& p, LegacyEndpointAddress& address) {
     item.forEachField([&](std::string_view key, const V& value) {
       if (key == "ip") {
         readCheckedString(value, p.child("ip"), ctx, address.ip);
@@ -662,27 +642,17 @@ void decodeLegacyEndpoints(const V& v, int line, ManifestSink& sink) {
     if (key == "metadata") {
       decodeMeta(value, root.child("metadata"), ctx);
     } else if (key == "subsets") {
-      FieldPath path = root.child("subsets");
-      endpoints.subsets.clear();
-      if (!asList(value, path, ctx)) return;
-      value.forEachItem([&](int i, const V& item) {
-        FieldPath p = path.index(i);
-        LegacyEndpointSubset& subset = endpoints.subsets.emplace_back();
-        if (!asMap(item, p, ctx)) return;
+      readObjectList(value, root.child("subsets"), ctx, endpoints.subsets,
+                     [&](const V& item, const FieldPath& p, LegacyEndpointSubset& subset) {
         item.forEachField([&](std::string_view k, const V& field) {
           if (k == "addresses") {
             decodeLegacyAddresses(field, p.child("addresses"), ctx, subset.addresses);
           } else if (k == "notReadyAddresses") {
             decodeLegacyAddresses(field, p.child("notReadyAddresses"), ctx, subset.not_ready_addresses);
           } else if (k == "ports") {
-            FieldPath ports_path = p.child("ports");
-            subset.ports.clear();
-            if (!asList(field, ports_path, ctx)) return;
-            field.forEachItem([&](int j, const V& port_value) {
-              FieldPath pp = ports_path.index(j);
-              EndpointPort& port = subset.ports.emplace_back();
-              port.port = 0;
-              if (asMap(port_value, pp, ctx)) decodeEndpointPort(port_value, pp, ctx, port);
+            readObjectList(field, p.child("ports"), ctx, subset.ports,
+                           [&](const V& port_value, const FieldPath& pp, EndpointPort& port) {
+              decodeEndpointPort(port_value, pp, ctx, port);
             });
           }
         });

@@ -1,9 +1,11 @@
 // JSON walker: simdjson's On-Demand API, walked through JsonValue. On-Demand indexes the text
 // once and then reads only the fields the walker asks for, in document order, skipping the rest
 // (managedFields, targetRef, ...) without building a tree or copying a string the walker does not
-// keep: a kubectl dump of 10k services and 10k EndpointSlices decodes in well under 300 ms. The
-// memory it touches (about 4 bytes per JSON token) matters as much as its speed: fresh pages are
-// the main cost of decoding a large dump (see decode.h on padding).
+// keep. The memory it touches (about 4 bytes per JSON token) matters as much as its speed: on a
+// cold process, fresh pages are the main cost of decoding a large dump. Hence the parser is kept
+// per thread (its buffers are reused by the next call, at the cost of keeping them), strings
+// without escapes are read in place, and the text itself is not copied when the caller left
+// room for the padding (decode.h).
 //
 // On-Demand checks the grammar of what it walks; a value it skips (an unknown field) is only
 // checked for balanced brackets and well-formed strings. Syntax errors are located by a small
@@ -99,7 +101,8 @@ struct JsonWalk {
   const char* error_at = nullptr;
 };
 
-bool validNumber(std::string_view s) {
+// Length of the JSON number at the start of `s` (RFC 8259 grammar), 0 if there is none.
+size_t numberLength(std::string_view s) {
   size_t j = 0;
   auto digits = [&] {
     size_t start = j;
@@ -110,18 +113,18 @@ bool validNumber(std::string_view s) {
   if (j < s.size() && s[j] == '0') {
     ++j;
   } else if (!digits()) {
-    return false;
+    return 0;
   }
   if (j < s.size() && s[j] == '.') {
     ++j;
-    if (!digits()) return false;
+    if (!digits()) return 0;
   }
   if (j < s.size() && (s[j] == 'e' || s[j] == 'E')) {
     ++j;
     if (j < s.size() && (s[j] == '+' || s[j] == '-')) ++j;
-    if (!digits()) return false;
+    if (!digits()) return 0;
   }
-  return j == s.size();
+  return j;
 }
 
 // The shared walker's view of an On-Demand value (see the adapter contract in
@@ -211,7 +214,7 @@ class JsonValue {
     location();
     if (value_.get_int64().get(out) == simdjson::SUCCESS) return IntRead::kOk;
     std::string_view raw = rawToken();
-    if (!validNumber(raw)) {
+    if (raw.empty() || numberLength(raw) != raw.size()) {
       walk_->fail(simdjson::NUMBER_ERROR, location());
       return IntRead::kWrongType;
     }
@@ -349,32 +352,6 @@ std::optional<JsonSyntaxIssue> findJsonSyntaxError(std::string_view text) {
     }
     return fail(at, "unterminated string");
   };
-  auto scanNumber = [&](size_t at, size_t& end) -> std::optional<JsonSyntaxIssue> {
-    size_t j = at;
-    auto digits = [&] {
-      size_t start = j;
-      while (j < n && text[j] >= '0' && text[j] <= '9') ++j;
-      return j > start;
-    };
-    if (text[j] == '-') ++j;
-    if (j < n && text[j] == '0') {
-      ++j;
-    } else if (!digits()) {
-      return fail(at, "bad number");
-    }
-    if (j < n && text[j] == '.') {
-      ++j;
-      if (!digits()) return fail(at, "bad number");
-    }
-    if (j < n && (text[j] == 'e' || text[j] == 'E')) {
-      ++j;
-      if (j < n && (text[j] == '+' || text[j] == '-')) ++j;
-      if (!digits()) return fail(at, "bad number");
-    }
-    end = j;
-    return std::nullopt;
-  };
-
   for (;;) {
     while (i < n && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) ++i;
     if (i == n) {
@@ -439,7 +416,9 @@ std::optional<JsonSyntaxIssue> findJsonSyntaxError(std::string_view text) {
         if (c == '"') {
           if (auto issue = scanString(i, end)) return issue;
         } else if (c == '-' || (c >= '0' && c <= '9')) {
-          if (auto issue = scanNumber(i, end)) return issue;
+          size_t length = numberLength(text.substr(i));
+          if (length == 0) return fail(i, "bad number");
+          end = i + length;
         } else if (text.compare(i, 4, "true") == 0 || text.compare(i, 4, "null") == 0) {
           end = i + 4;
         } else if (text.compare(i, 5, "false") == 0) {
@@ -455,8 +434,8 @@ std::optional<JsonSyntaxIssue> findJsonSyntaxError(std::string_view text) {
   }
 }
 
-// Walks one document (the root value of `json`, or each value of a stream) into the sink.
-// Returns the error that stopped it, if any.
+// Walks the root value of a parsed document into the sink. Returns the error that stopped it,
+// if any.
 simdjson::error_code walkDocument(ondemand::document& document, JsonWalk& walk, ManifestSink& sink) {
   ondemand::value root;
   if (auto e = document.get_value().get(root); e != simdjson::SUCCESS) return e;
@@ -495,7 +474,7 @@ void decodeJsonFile(const ManifestFile& file, ManifestSink& sink) {
     text = std::string_view(copy.get(), text.size());
   }
 
-  static thread_local ondemand::parser parser;
+  static thread_local ondemand::parser parser;  // reused: see the top of this file
   auto checkpoint = sink.checkpoint();
   JsonWalk walk(text.data(), text.size());
   ondemand::document document;

@@ -11,6 +11,7 @@
 #include <streambuf>
 #include <unordered_map>
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
 #include <yaml-cpp/mark.h>
@@ -69,10 +70,18 @@ ScalarStyle styleOfTag(const std::string& tag) {
   return ScalarStyle::kString;  // "!" (quoted), !!str, custom tags
 }
 
+// Thrown when the parser emits more nodes or documents than the input can hold: yaml-cpp 0.7
+// loops forever on some malformed input, emitting empty documents or nulls.
+struct RunawayParser {
+  YAML::Mark mark;
+};
+
 // Builds a YamlTree from the parser's events for one document.
 class TreeBuilder : public YAML::EventHandler {
  public:
-  explicit TreeBuilder(YamlTree& tree) : tree_(tree) {}
+  // `events_left` is shared by all documents of a file: n bytes hold fewer than n + 1 nodes and
+  // documents ("[~,~]" is about the densest), so 2n + 1024 leaves room.
+  TreeBuilder(YamlTree& tree, size_t& events_left) : tree_(tree), events_left_(events_left) {}
 
   void OnDocumentStart(const YAML::Mark&) override {}
   void OnDocumentEnd() override {}
@@ -114,6 +123,8 @@ class TreeBuilder : public YAML::EventHandler {
 
  private:
   int add(YamlNode::Type type, const YAML::Mark& mark, YAML::anchor_t anchor) {
+    if (events_left_ == 0) throw RunawayParser{mark};
+    --events_left_;
     int i = static_cast<int>(tree_.nodes.size());
     YamlNode& node = tree_.nodes.emplace_back();
     node.type = type;
@@ -139,6 +150,7 @@ class TreeBuilder : public YAML::EventHandler {
   }
 
   YamlTree& tree_;
+  size_t& events_left_;
   std::vector<int> open_;
   std::unordered_map<YAML::anchor_t, int> anchors_;
 };
@@ -347,14 +359,17 @@ void decodeYamlFile(const ManifestFile& file, ManifestSink& sink) {
   std::istream in(&buffer);
   try {
     YAML::Parser parser(in);
+    size_t events_left = 2 * file.bytes.size() + 1024;
     for (;;) {
       YamlTree tree;
-      TreeBuilder builder(tree);
+      TreeBuilder builder(tree, events_left);
       if (!parser.HandleNextDocument(builder)) break;
+      if (events_left == 0) throw RunawayParser{YAML::Mark::null_mark()};
+      --events_left;
       if (tree.root < 0) continue;
       // Each node is visited about twice by the walker (the kind lookup, then the fields);
-      // more than that can only come from aliases.
-      tree.budget = 4 * static_cast<int64_t>(tree.nodes.size()) + 1024;
+      // much more than that can only come from aliases.
+      tree.budget = 16 * static_cast<int64_t>(tree.nodes.size()) + 4096;
       auto checkpoint = sink.checkpoint();
       YamlValue root(tree, tree.root);
       decodeDocument(root, sink);
@@ -363,8 +378,13 @@ void decodeYamlFile(const ManifestFile& file, ManifestSink& sink) {
         sink.fileError(root.line(), "document too large after alias expansion");
       }
     }
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own message for it is "bad file".
+    sink.syntaxError(syntaxMessage(YAML::ParserException(e.mark, "nested too deeply")));
   } catch (const YAML::Exception& e) {
     sink.syntaxError(syntaxMessage(e));
+  } catch (const RunawayParser& e) {
+    sink.syntaxError(syntaxMessage(YAML::ParserException(e.mark, "the parser stopped making progress")));
   }
 }
 

@@ -1,6 +1,7 @@
 // Field rules for decoded objects: what neither upstream kube-proxy nor the API server would
 // accept. Each message names the object and the field, e.g.
-// "Service default/web: spec.ports[1].nodePort: 70000 not in 1-65535".
+// "Service default/web: spec.ports[1].nodePort: 70000 not in 1-65535", preceded by
+// "file:line: " when the object came from a file (ObjectMeta::source, field_lines).
 // The daemon uses these per object (a bad object is skipped and reported, everything else synced);
 // render treats any error as fatal.
 #pragma once

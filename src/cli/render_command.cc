@@ -1,18 +1,46 @@
 #include "src/cli/render_command.h"
 
+#include <filesystem>
+#include <fstream>
 #include <map>
-#include <set>
 
-#include "modes/iptables/planner.h"
+#include "modes/ipvs/planner.h"
 #include "src/cli/cluster_input.h"
+#include "src/cli/simulated_sync.h"
 #include "src/config/proxier_settings.h"
 #include "src/tracker/snapshot.h"
 
 namespace kproxy::cli {
 namespace {
 
+// Writes `pieces` to DIR/NAME for each (NAME, pieces); "" or an error line.
+std::string writeOutputFiles(const std::string& dir,
+                             const std::vector<std::pair<std::string, std::vector<std::string_view>>>& files) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return "--output-dir: cannot create " + dir + ": " + ec.message();
+  for (const auto& [name, pieces] : files) {
+    const std::filesystem::path path = std::filesystem::path(dir) / name;
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    for (auto piece : pieces) file.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+    file.close();
+    if (!file) return "--output-dir: cannot write " + path.string();
+  }
+  return "";
+}
+
+// The effective proxy mode of `options` (command line over the configuration file), or "" when
+// the configuration cannot be read (simulateSyncs then reports why).
+std::string effectiveMode(const RenderOptions& options) {
+  if (!options.proxy_mode.empty()) return options.proxy_mode;
+  std::vector<std::string> ignored;
+  auto loaded = loadConfig(options.config_path, &ignored);
+  return loaded.ok() ? loaded->config.effectiveMode() : "";
+}
+
+// TODO(render): the same as simulated_sync.cc's feedState, which is private to that file; fold
+// into one once it is exported.
 void feedState(tracker::ProxyStateTracker& tracker, const api::ClusterState& previous, const api::ClusterState& current) {
-  // Services: add / update / delete by namespace/name.
   std::map<api::NamespacedName, const api::Service*> before, after;
   for (const auto& s : previous.services) before[s->meta.namespacedName()] = s.get();
   for (const auto& s : current.services) after[s->meta.namespacedName()] = s.get();
@@ -27,7 +55,6 @@ void feedState(tracker::ProxyStateTracker& tracker, const api::ClusterState& pre
   for (const auto& [name, svc] : before) {
     if (after.count(name) == 0) tracker.onServiceDelete(*svc);
   }
-  // EndpointSlices: by namespace/name.
   std::map<api::NamespacedName, std::shared_ptr<const api::EndpointSlice>> slices_before, slices_after;
   for (const auto& s : previous.endpoint_slices) slices_before[s->meta.namespacedName()] = s;
   for (const auto& s : current.endpoint_slices) slices_after[s->meta.namespacedName()] = s;
@@ -35,24 +62,18 @@ void feedState(tracker::ProxyStateTracker& tracker, const api::ClusterState& pre
   for (const auto& [name, slice] : slices_before) {
     if (slices_after.count(name) == 0) tracker.onEndpointSliceDelete(slice);
   }
-  // This node.
-  const api::Node* node = findNode(current, tracker.nodeName());
-  tracker.onNodeUpdate(node);
+  tracker.onNodeUpdate(findNode(current, tracker.nodeName()));
 }
 
-}  // namespace
-
-int runRender(const RenderOptions& options, const OutputSink& out, std::string& err) {
+// `render --proxy-mode ipvs`. Every IPVS sync is a full sync, so earlier states (--from) only
+// matter through the tracker (and the Node of the first state, as at startup).
+int runRenderIpvs(const RenderOptions& options, const OutputSink& out, std::string& err) {
   std::vector<std::string> errors;
   auto fail = [&]() {
     for (const auto& e : errors) err += "error: " + e + "\n";
     return 2;
   };
 
-  if (options.files.empty()) {
-    errors.push_back("render: at least one -f FILE is required");
-    return fail();
-  }
   IpFamily family;
   if (options.ip_family == "ipv4") {
     family = IpFamily::kIPv4;
@@ -62,35 +83,22 @@ int runRender(const RenderOptions& options, const OutputSink& out, std::string& 
     errors.push_back("--ip-family: \"" + options.ip_family + "\" is not ipv4 or ipv6");
     return fail();
   }
-
   auto loaded = loadConfig(options.config_path, &errors);
   if (!loaded.ok()) return fail();
   config::KubeProxyConfiguration cfg = loaded->config;
   for (const auto& w : loaded->warnings) err += "warning: " + w + "\n";
-  if (!options.proxy_mode.empty()) cfg.mode = options.proxy_mode;
-  const std::string mode = cfg.effectiveMode();
-  if (mode != "iptables") {
-    if (mode == "ipvs" || mode == "nftables") {
-      errors.push_back("--proxy-mode: rendering " + mode + " mode is not implemented yet (only iptables)");
-    } else {
-      errors.push_back("--proxy-mode: \"" + mode + "\" is not one of iptables, ipvs, nftables");
-    }
-    return fail();
-  }
+  cfg.mode = "ipvs";
 
   auto node_name = resolveNodeName(options.hostname_override, cfg);
   if (!node_name.ok()) {
     errors.push_back(node_name.error().message);
     return fail();
   }
-
-  // Every state first, so that all problems of all files are reported together.
   std::vector<api::ClusterState> states;
   for (const auto& path : options.from) states.push_back(loadManifests({path}, &errors));
   states.push_back(loadManifests(options.files, &errors));
   if (!errors.empty()) return fail();
 
-  // Startup happens at the first state: its Node supplies node IPs and pod CIDRs.
   const api::Node* startup_node = findNode(states.front(), *node_name);
   auto facts = loadNodeFacts(options.node_facts_path, findNode(states.back(), *node_name));
   if (!facts.ok()) {
@@ -102,40 +110,73 @@ int runRender(const RenderOptions& options, const OutputSink& out, std::string& 
     errors.push_back(settings.error().message);
     return fail();
   }
+  auto ipvs_settings = ipvs::ipvsSettingsFrom(cfg, family);
+  if (!ipvs_settings.ok()) {
+    errors.push_back(ipvs_settings.error().message);
+    return fail();
+  }
 
   tracker::ProxyStateTracker tracker({.family = family,
                                       .node_name = *node_name,
                                       .node_hints_enabled = settings->settings.prefer_same_node});
   api::ClusterState empty;
   const api::ClusterState* previous = &empty;
-  std::set<std::string> kernel_nat_chains;  // the per-service chains the emulated kernel holds
-  std::optional<iptables::SteadyTime> last_cleanup;
-  // Render assumes each earlier state was synced long enough before the next that neither the
-  // large-cluster cleanup throttle nor the hourly full sync is in the way.
-  iptables::SteadyTime now{};
-  const auto step = settings->settings.sync_period + std::chrono::seconds(1);
-  iptables::IptablesPlan plan;
-  for (size_t i = 0; i < states.size(); ++i) {
-    feedState(tracker, *previous, states[i]);
-    previous = &states[i];
-    auto [snapshot, changes] = tracker.checkout();
-    const bool last = i + 1 == states.size();
-    // upstream: the first sync is full, and so is every sync after this node's labels changed.
-    const bool full = i == 0 || changes.node_labels_changed || (last && options.full_sync);
-    now += step;
-    iptables::PlanInput input{.snapshot = snapshot.get(),
-                              .settings = &settings->settings,
-                              .full_sync = full,
-                              .changes = &changes,
-                              .existing_nat_chains = &kernel_nat_chains,
-                              .now = now,
-                              .last_stale_cleanup = last_cleanup};
-    plan = iptables::planIptables(input);
-    if (plan.stale_chains_checked) last_cleanup = now;
-    kernel_nat_chains = iptables::natChainsAfter(kernel_nat_chains, plan);
+  tracker::ProxySnapshotPtr snapshot;
+  for (const auto& state : states) {
+    feedState(tracker, *previous, state);
+    previous = &state;
+    snapshot = tracker.checkout().first;
   }
+  const ipvs::IpvsPlan plan = ipvs::planIpvs(
+      {.snapshot = snapshot.get(), .settings = &settings->settings, .ipvs = &*ipvs_settings});
   for (const auto& w : settings->warnings) err += "warning: " + w + "\n";
-  for (auto piece : plan.payloadPieces()) out(piece);
+
+  const std::string ipvsadm = ipvs::formatIpvsadmSave(plan.state);
+  const std::string ipset = ipvs::formatIpsetSave(plan.state);
+  const std::string link = ipvs::formatKubeIpvs0Commands(plan.state);
+  if (!options.output_dir.empty()) {
+    std::string problem = writeOutputFiles(options.output_dir, {{"ipvsadm.txt", {ipvsadm}},
+                                                                {"ipset.txt", {ipset}},
+                                                                {"kube-ipvs0.txt", {link}},
+                                                                {"iptables.txt", {plan.iptables_payload}}});
+    if (!problem.empty()) {
+      err += "error: " + problem + "\n";
+      return 1;
+    }
+    return 0;
+  }
+  out("# ipvsadm -S -n: virtual and real servers (ipvsadm -R)\n");
+  out(ipvsadm);
+  out("# ipset save: IP sets (ipset restore)\n");
+  out(ipset);
+  out("# kube-ipvs0: dummy interface and its addresses (sh)\n");
+  out(link);
+  out(family == IpFamily::kIPv4 ? "# iptables-restore --noflush: rules of IPVS mode\n"
+                                : "# ip6tables-restore --noflush: rules of IPVS mode\n");
+  out(plan.iptables_payload);
+  return 0;
+}
+
+}  // namespace
+
+int runRender(const RenderOptions& options, const OutputSink& out, std::string& err) {
+  if (options.files.empty()) {
+    err += "error: render: at least one -f FILE is required\n";
+    return 2;
+  }
+  if (effectiveMode(options) == "ipvs") return runRenderIpvs(options, out, err);
+  auto simulated = simulateSyncs(options, err);
+  if (!simulated) return 2;
+  if (!options.output_dir.empty()) {
+    auto pieces = simulated->plan.payloadPieces();
+    std::string problem = writeOutputFiles(options.output_dir, {{"iptables.txt", {pieces.begin(), pieces.end()}}});
+    if (!problem.empty()) {
+      err += "error: " + problem + "\n";
+      return 1;
+    }
+    return 0;
+  }
+  for (auto piece : simulated->plan.payloadPieces()) out(piece);
   return 0;
 }
 

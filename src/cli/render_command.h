@@ -17,13 +17,21 @@ struct RenderOptions {
   std::string ip_family = "ipv4";      // --ip-family ipv4|ipv6
   std::vector<std::string> from;       // --from (earlier states, in order)
   bool full_sync = false;              // --full-sync
+  // --output-dir: write the output into files there instead of `out` (created if missing).
+  // ipvs mode: ipvsadm.txt, ipset.txt, kube-ipvs0.txt, iptables.txt; iptables mode: iptables.txt.
+  std::string output_dir;
 };
 
 // Receives the output in pieces (a large payload is never copied into one string).
 using OutputSink = std::function<void(std::string_view)>;
 
 // Writes the payload to `out` and problems to `err` ("error: ..." / "warning: ..." lines).
-// Returns the exit code: 0 success, 2 bad input (then nothing was written to `out`).
+// iptables mode (the default) writes the iptables-restore input. ipvs mode (`mode: ipvs` in the
+// configuration, or --proxy-mode ipvs, which wins) writes four sections, each introduced by one
+// "#" line: the virtual servers as `ipvsadm -S -n` saves them, the IP sets as `ipset save` prints
+// them, the kube-ipvs0 commands, and the iptables-restore input of IPVS mode.
+// Returns the exit code: 0 success, 2 bad input (then nothing was written to `out`), 1 when
+// --output-dir could not be written.
 int runRender(const RenderOptions& options, const OutputSink& out, std::string& err);
 
 // The same, collecting the output in a string.

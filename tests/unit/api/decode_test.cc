@@ -261,6 +261,25 @@ status:
   }
 }
 
+// JSON is parsed in place when the bytes have spare capacity for the parser's padding, and
+// copied otherwise; both give the same result.
+TEST(DecodeManifests, JsonInPlaceAndCopied) {
+  const std::string json = R"({"apiVersion": "v1", "kind": "List", "items": [
+    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}, "spec": {"clusterIP": "10.0.0.1"}},
+    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "b"}, "spec": {"ports": [{"port": 0}]}}]})";
+  for (bool padded : {false, true}) {
+    SCOPED_TRACE(padded ? "in place" : "copied");
+    std::vector<ManifestFile> files(1);
+    files[0].name = "c.json";
+    if (padded) files[0].bytes.reserve(json.size() + kManifestPadding);
+    files[0].bytes.append(json);
+    if (!padded) files[0].bytes.shrink_to_fit();
+    DecodeResult result = decodeManifests(files);
+    EXPECT_THAT(serviceNames(result), ElementsAre("default/a"));
+    EXPECT_THAT(messages(result), ElementsAre("c.json:3: Service default/b: spec.ports[0].port: 0 not in 1-65535"));
+  }
+}
+
 TEST(DecodeManifests, SourceLines) {
   const std::string yaml = R"(# header
 apiVersion: v1
@@ -689,6 +708,7 @@ struct ErrorCase {
   std::string bytes;
   std::vector<std::string> errors;
   std::vector<std::string> services = {};  // what is still decoded
+  std::vector<ManifestFile> more_files = {};
 };
 
 TEST(DecodeManifests, Errors) {
@@ -805,12 +825,13 @@ status: []
       {.name = "errors of several files",
        .bytes = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: -1}]}\n",
        .errors = {"test.yaml:4: Service default/a: spec.ports[0].port: -1 not in 1-65535",
-                  "other.yaml:1: kind: missing"}},
+                  "other.yaml:1: kind: missing"},
+       .more_files = {ManifestFile{"other.yaml", "apiVersion: v1\n"}}},
   };
   for (const ErrorCase& tc : cases) {
     SCOPED_TRACE(tc.name);
     std::vector<ManifestFile> files = {ManifestFile{tc.file_name, tc.bytes}};
-    if (tc.name == "errors of several files") files.push_back(ManifestFile{"other.yaml", "apiVersion: v1\n"});
+    files.insert(files.end(), tc.more_files.begin(), tc.more_files.end());
     DecodeResult result = decodeManifests(files);
     EXPECT_EQ(messages(result), tc.errors);
     EXPECT_EQ(serviceNames(result), tc.services);
@@ -927,12 +948,10 @@ TEST(DecodeManifests, HostileInputReturnsErrors) {
     s += std::string(50000, '}');
     return s;
   }();
-  const std::string deep_yaml_flow = std::string(100000, '[');
-  const std::string deep_yaml_block = [] {
-    std::string s;
-    for (int i = 0; i < 3000; ++i) s += std::string(static_cast<size_t>(i) * 2, ' ') + "- \n";
-    return s;
-  }();
+  const std::string deep_yaml_flow = "a: " + std::string(5000, '[');
+  std::string deep_yaml_block;  // "- - - - ... x": sequences nested by indentation
+  for (int i = 0; i < 3000; ++i) deep_yaml_block += "- ";
+  deep_yaml_block += "x\n";
   const std::string deep_lists = [] {
     std::string out;
     for (int i = 0; i < 100; ++i) out += "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [";
@@ -963,8 +982,10 @@ TEST(DecodeManifests, HostileInputReturnsErrors) {
        .errors = {"d.json:1: Lists nested more than 16 deep"}},
       {.name = "deeply nested JSON objects", .file_name = "d.json", .bytes = deep_json_objects,
        .errors = {"d.json:1: kind: missing"}},
-      {.name = "deeply nested YAML flow", .file_name = "d.yaml", .bytes = deep_yaml_flow, .errors = {"*"}},
-      {.name = "deeply nested YAML blocks", .file_name = "d.yaml", .bytes = deep_yaml_block, .errors = {"*"}},
+      {.name = "deeply nested YAML flow", .file_name = "d.yaml", .bytes = deep_yaml_flow,
+       .errors = {"d.yaml: YAML syntax error at line 1, column 1: nested too deeply"}},
+      {.name = "deeply nested YAML blocks", .file_name = "d.yaml", .bytes = deep_yaml_block,
+       .errors = {"d.yaml: YAML syntax error at line 1, column 1000: nested too deeply"}},
       {.name = "Lists nested too deep", .file_name = "d.json", .bytes = deep_lists,
        .errors = {"d.json:1: Lists nested more than 16 deep"}},
       {.name = "alias bomb", .file_name = "d.yaml", .bytes = alias_bomb,
@@ -1001,6 +1022,8 @@ TEST(DecodeManifests, HostileInputReturnsErrors) {
                   "d.json:2: EndpointSlice: endpoints[1]: expected a map, got 7",
                   "d.json:3: EndpointSlice: ports[0].port: expected an integer, got \"80\"",
                   "d.json:3: EndpointSlice: ports[0].protocol: expected a string, got 6"}},
+      {.name = "yaml-cpp loops on a leading comma (found by fuzzing)", .file_name = "d.yaml", .bytes = ",\n",
+       .errors = {"d.yaml: YAML syntax error at line 1, column 1: the parser stopped making progress"}},
       {.name = "kind of the wrong type", .file_name = "d.json", .bytes = "{\"kind\": 5, \"apiVersion\": \"v1\"}",
        .errors = {"d.json:1: kind: expected a string, got 5"}},
       {.name = "NUL bytes in YAML", .file_name = "d.yaml", .bytes = std::string("apiVersion: v1\0\0kind: Service\n", 31),

@@ -1,0 +1,70 @@
+// IptablesApplier: writes an IptablesPlan into the kernel with iptables-restore --noflush.
+//
+// Beyond upstream (which restores the whole payload in one call):
+//  * partial syncs leave out the top-level chains whose content is identical to what this applier
+//    last wrote (at 10k services this cuts a one-endpoint restore from ~1 s to ~45 ms);
+//  * on the nf_tables back end, large full syncs go in chunks: first the chains nothing jumps to
+//    yet (new service and endpoint chains, in dependency order), then one restore that rewrites
+//    every chain traffic already uses, then the deletion of stale chains. nf_tables is superlinear
+//    in one --noflush transaction; a failure before the final restore leaves only unreferenced
+//    chains behind, which the retry (a full sync) rewrites or deletes.
+// A failed restore leaves the kernel as before that restore; the applier then forgets what it
+// wrote, so the next apply writes everything.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+
+#include "modes/iptables/plan.h"
+#include "netlink/iptables_restore.h"
+
+namespace kproxy::iptables {
+
+struct ApplyOptions {
+  // Write large full syncs in chunks (on for the nf_tables back end).
+  bool chunk_full_syncs = false;
+  size_t chunk_chains = 300;          // new chains per chunk restore
+  size_t min_chains_to_chunk = 2000;  // below this many new chains, one restore
+  // Leave out top-level chains unchanged since this applier last wrote them (partial syncs).
+  bool skip_unchanged_top_level = true;
+};
+
+struct ApplyReport {
+  size_t bytes_written = 0;
+  size_t restores = 0;
+  std::chrono::nanoseconds duration{0};
+};
+
+class IptablesApplier {
+ public:
+  IptablesApplier(netlink::IptablesRestore& iptables, IpFamily family, ApplyOptions options = {});
+
+  // `kernel_nat_chains` are the per-service nat chains that exist before this apply.
+  Result<ApplyReport> apply(const IptablesPlan& plan, const std::set<std::string>& kernel_nat_chains);
+
+  // Forget what was written: the next apply writes every top-level chain.
+  void invalidate() { written_top_level_.clear(); }
+
+  // The restore that failed last, for logging the lines around the failure.
+  const std::string& lastFailedInput() const { return last_failed_input_; }
+
+ private:
+  Status restore(const std::string& input, ApplyReport& report);
+
+  netlink::IptablesRestore& iptables_;
+  IpFamily family_;
+  ApplyOptions options_;
+  // (table, chain) -> the "-A" lines last written for each top-level chain.
+  std::map<std::pair<std::string, std::string>, std::string> written_top_level_;
+  std::string last_failed_input_;
+};
+
+// True for chains the proxier rewrites on every sync (not per-service chains).
+bool isTopLevelChain(std::string_view chain);
+
+// "line N-1, N, N+1" of `input` around a failing line, for the log (upstream ExtractLines).
+std::string linesAround(const std::string& input, int line, int context = 3);
+
+}  // namespace kproxy::iptables

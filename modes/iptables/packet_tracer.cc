@@ -1,0 +1,539 @@
+#include "modes/iptables/packet_tracer.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <utility>
+
+namespace kproxy::iptables {
+namespace {
+
+// Chains deeper than this are not entered: iptables itself refuses loops, so only a hand-made
+// state can get here, and the trace must still end.
+constexpr int kMaxDepth = 64;
+
+constexpr std::string_view kPreroutingChain = "PREROUTING";
+constexpr std::string_view kServicesChainName = "KUBE-SERVICES";
+constexpr std::string_view kMarkMasq = "KUBE-MARK-MASQ";
+constexpr std::string_view kImpliedPreroutingRule =
+    "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES";
+
+struct Word {
+  std::string text;
+  bool quoted = false;
+};
+
+// iptables' own word splitting, remembering which words were quoted (an unquoted --comment may
+// run over several words, as in upstream's TestTracePacket data).
+std::vector<Word> splitWords(std::string_view rule) {
+  std::vector<Word> words;
+  size_t i = 0;
+  while (i < rule.size()) {
+    while (i < rule.size() && (rule[i] == ' ' || rule[i] == '\t')) ++i;
+    if (i >= rule.size()) break;
+    Word word;
+    if (rule[i] == '"') {
+      word.quoted = true;
+      ++i;
+      while (i < rule.size() && rule[i] != '"') {
+        if (rule[i] == '\\' && i + 1 < rule.size() && (rule[i + 1] == '"' || rule[i + 1] == '\\')) ++i;
+        word.text.push_back(rule[i++]);
+      }
+      ++i;  // closing quote
+    } else {
+      while (i < rule.size() && rule[i] != ' ' && rule[i] != '\t') word.text.push_back(rule[i++]);
+    }
+    words.push_back(std::move(word));
+  }
+  return words;
+}
+
+bool startsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+struct AddressCondition {
+  bool negate = false;
+  std::vector<Cidr> cidrs;  // any of them
+};
+
+struct TypeCondition {
+  bool negate = false;
+  bool local = false;  // the type list names LOCAL
+};
+
+struct PortCondition {
+  bool negate = false;
+  std::vector<std::pair<int, int>> ranges;  // inclusive
+};
+
+struct InterfaceCondition {
+  bool negate = false;
+  std::string name;  // may end in "+" (prefix match)
+};
+
+struct CompiledRule {
+  std::string raw;
+  std::string comment;
+  std::string target;
+  bool is_goto = false;
+  std::string dnat_to;
+  std::optional<AddressCondition> source;
+  std::optional<AddressCondition> destination;
+  std::optional<TypeCondition> source_type;
+  std::optional<TypeCondition> destination_type;
+  std::optional<std::pair<bool, std::string>> protocol;  // (negate, name)
+  std::vector<PortCondition> destination_ports;
+  std::optional<InterfaceCondition> in_interface;
+  bool has_out_interface = false;
+  bool checks_history = false;  // --rcheck / --update, --mark, --ctstate / --state
+  std::optional<double> probability;
+  bool implied = false;
+};
+
+struct CompiledChain {
+  std::string name;
+  std::vector<CompiledRule> rules;
+};
+
+struct CompiledTable {
+  std::string name;
+  std::map<std::string, CompiledChain, std::less<>> chains;
+
+  const CompiledChain* find(std::string_view chain) const {
+    auto it = chains.find(chain);
+    return it == chains.end() ? nullptr : &it->second;
+  }
+};
+
+std::string protocolName(std::string value) {
+  value = lower(std::move(value));
+  if (value == "6") return "tcp";
+  if (value == "17") return "udp";
+  if (value == "132") return "sctp";
+  if (value == "0") return "all";
+  return value;
+}
+
+Result<int> parsePort(std::string_view text) {
+  int port = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (ec != std::errc() || ptr != text.data() + text.size() || port < 0 || port > 65535) {
+    return Error("bad port \"" + std::string(text) + "\"");
+  }
+  return port;
+}
+
+// "80", "1000:2000", ":80", "80:"; multiport lists are comma-separated.
+Result<PortCondition> parsePorts(std::string_view text, bool negate) {
+  PortCondition cond{.negate = negate, .ranges = {}};
+  while (true) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    size_t colon = item.find(':');
+    if (colon == std::string_view::npos) {
+      auto port = parsePort(item);
+      if (!port.ok()) return port.error();
+      cond.ranges.emplace_back(*port, *port);
+    } else {
+      std::string_view lo_text = item.substr(0, colon), hi_text = item.substr(colon + 1);
+      int lo = 0, hi = 65535;
+      if (!lo_text.empty()) {
+        auto p = parsePort(lo_text);
+        if (!p.ok()) return p.error();
+        lo = *p;
+      }
+      if (!hi_text.empty()) {
+        auto p = parsePort(hi_text);
+        if (!p.ok()) return p.error();
+        hi = *p;
+      }
+      cond.ranges.emplace_back(lo, hi);
+    }
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return cond;
+}
+
+Result<AddressCondition> parseAddresses(std::string_view text, bool negate) {
+  AddressCondition cond{.negate = negate, .cidrs = {}};
+  while (true) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    if (item.find('/') != std::string_view::npos) {
+      auto cidr = Cidr::parseSloppy(item);
+      if (!cidr.ok()) return Error("bad address \"" + std::string(item) + "\"");
+      cond.cidrs.push_back(*cidr);
+    } else {
+      auto ip = IpAddress::parseSloppy(item);
+      if (!ip.ok()) return Error("bad address \"" + std::string(item) + "\"");
+      cond.cidrs.emplace_back(*ip, ip->isV4() ? 32 : 128);
+    }
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return cond;
+}
+
+TypeCondition parseAddressType(std::string_view text, bool negate) {
+  TypeCondition cond{.negate = negate, .local = false};
+  while (true) {
+    size_t comma = text.find(',');
+    if (text.substr(0, comma) == "LOCAL") cond.local = true;
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return cond;
+}
+
+Result<CompiledRule> compileRule(std::string_view raw) {
+  CompiledRule rule;
+  rule.raw = std::string(raw);
+  const auto words = splitWords(raw);
+  bool negate_next = false;
+  bool after_target = false;
+  for (size_t i = 2; i < words.size(); ++i) {  // words[0] = "-A", words[1] = the chain
+    const std::string& w = words[i].text;
+    if (w == "!" && !words[i].quoted) {
+      negate_next = true;
+      continue;
+    }
+    bool negate = negate_next;
+    negate_next = false;
+    if (w.empty() || w[0] != '-' || words[i].quoted) continue;  // a value of an option we skip
+    // The option's value; the old syntax "-s ! ADDR" puts the negation after the option.
+    auto value = [&]() -> Result<std::string> {
+      if (i + 1 < words.size() && words[i + 1].text == "!" && !words[i + 1].quoted) {
+        negate = !negate;
+        ++i;
+      }
+      if (i + 1 >= words.size()) return Error("option " + w + " needs a value");
+      return words[++i].text;
+    };
+    if (after_target) {
+      // Target options: only DNAT's destination matters.
+      if (w == "--to-destination" || w == "--to") {
+        auto v = value();
+        if (!v.ok()) return v.error();
+        rule.dnat_to = *v;
+      }
+      continue;
+    }
+    if (w == "-j" || w == "--jump" || w == "-g" || w == "--goto") {
+      auto v = value();
+      if (!v.ok()) return v.error();
+      rule.target = *v;
+      rule.is_goto = w == "-g" || w == "--goto";
+      after_target = true;
+    } else if (w == "-m" || w == "--match") {
+      auto v = value();
+      if (!v.ok()) return v.error();
+    } else if (w == "--comment") {
+      auto v = value();
+      if (!v.ok()) return v.error();
+      rule.comment = *v;
+      if (!words[i].quoted) {
+        // An unquoted comment runs until the next option.
+        while (i + 1 < words.size() && !words[i + 1].quoted && !words[i + 1].text.empty() &&
+               words[i + 1].text[0] != '-' && words[i + 1].text != "!") {
+          rule.comment += " " + words[++i].text;
+        }
+      }
+    } else if (w == "-s" || w == "--source" || w == "--src" || w == "-d" || w == "--destination" || w == "--dst") {
+      auto v = value();
+      if (!v.ok()) return v.error();
+      auto cond = parseAddresses(*v, negate);
+      if (!cond.ok()) return cond.error();
+      if (w == "-s" || w == "--source" || w == "--src") {
+        rule.source = *cond;
+      } else {
+        rule.destination = *cond;
+      }
+    } else if (w == "--src-type" || w == "--dst-type") {
+      auto v = value();
+      if (!v.ok()) return v.error();
+      (w == "--src-type" ? rule.source_type : rule.destination_type) = parseAddressType(*v, negate);
+    } else if (w == "-p" || w == "--protocol") {
+      auto v = value();
+      if (!v.ok()) return v.error();
+      rule.protocol = std::make_pair(negate, protocolName(*v));
+    } else if (w == "--dport" || w == "--destination-port" || w == "--dports" || w == "--destination-ports") {
+      auto v = value();
+      if (!v.ok()) return v.error();
+      auto cond = parsePorts(*v, negate);
+      if (!cond.ok()) return cond.error();
+      rule.destination_ports.push_back(*cond);
+    } else if (w == "-i" || w == "--in-interface") {
+      auto v = value();
+      if (!v.ok()) return v.error();
+      rule.in_interface = InterfaceCondition{.negate = negate, .name = *v};
+    } else if (w == "-o" || w == "--out-interface") {
+      auto v = value();
+      if (!v.ok()) return v.error();
+      rule.has_out_interface = true;
+    } else if (w == "--rcheck" || w == "--update") {
+      rule.checks_history = true;
+    } else if (w == "--mark" || w == "--ctstate" || w == "--state") {
+      auto v = value();
+      if (!v.ok()) return v.error();
+      rule.checks_history = true;
+    } else if (w == "--probability") {
+      auto v = value();
+      if (!v.ok()) return v.error();
+      char* end = nullptr;
+      double p = std::strtod(v->c_str(), &end);
+      if (v->empty() || end != v->c_str() + v->size() || !(p >= 0.0 && p <= 1.0)) {
+        return Error("bad probability \"" + *v + "\"");
+      }
+      rule.probability = p;
+    } else if (w == "--every") {
+      auto v = value();
+      if (!v.ok()) return v.error();
+      auto n = parsePort(*v);
+      if (!n.ok() || *n == 0) return Error("bad --every \"" + *v + "\"");
+      rule.probability = 1.0 / *n;
+    }
+    // Anything else is ignored, as upstream's tracer ignores it.
+  }
+  return rule;
+}
+
+bool addressMatches(const AddressCondition& cond, const IpAddress& ip) {
+  bool m = std::any_of(cond.cidrs.begin(), cond.cidrs.end(), [&](const Cidr& c) { return c.contains(ip); });
+  return m != cond.negate;
+}
+
+bool interfaceMatches(const InterfaceCondition& cond, const std::string& iface) {
+  bool m;
+  if (!cond.name.empty() && cond.name.back() == '+') {
+    m = startsWith(iface, std::string_view(cond.name).substr(0, cond.name.size() - 1));
+  } else {
+    m = iface == cond.name;
+  }
+  return m != cond.negate;
+}
+
+}  // namespace
+
+struct PacketTracer::Impl {
+  CompiledTable nat{.name = "nat", .chains = {}};
+  CompiledTable filter{.name = "filter", .chains = {}};
+  std::set<IpAddress> local;
+  bool implied_prerouting = false;
+
+  const CompiledTable& table(std::string_view name) const { return name == "nat" ? nat : filter; }
+  bool isLocal(const IpAddress& ip) const { return local.count(ip) != 0; }
+
+  bool matches(const CompiledRule& rule, const TracePacket& packet, const IpAddress& destination) const {
+    if (rule.source && !addressMatches(*rule.source, packet.source)) return false;
+    if (rule.source_type && (rule.source_type->local && isLocal(packet.source)) == rule.source_type->negate) return false;
+    if (rule.protocol && rule.protocol->second != "all" && (rule.protocol->second == packet.protocol) == rule.protocol->first) {
+      return false;
+    }
+    if (rule.destination && !addressMatches(*rule.destination, destination)) return false;
+    if (rule.destination_type &&
+        (rule.destination_type->local && isLocal(destination)) == rule.destination_type->negate) {
+      return false;
+    }
+    for (const auto& ports : rule.destination_ports) {
+      bool m = std::any_of(ports.ranges.begin(), ports.ranges.end(), [&](const auto& r) {
+        return packet.destination_port >= r.first && packet.destination_port <= r.second;
+      });
+      if (m == ports.negate) return false;
+    }
+    if (rule.in_interface && (packet.in_interface.empty() || !interfaceMatches(*rule.in_interface, packet.in_interface))) {
+      return false;
+    }
+    if (rule.has_out_interface) return false;
+    // A new connection has no history: affinity, mark and conntrack-state checks never match.
+    if (rule.checks_history) return false;
+    return true;
+  }
+};
+
+namespace {
+
+struct Run {
+  const PacketTracer::Impl& impl;
+  const TracePacket& packet;
+  IpAddress destination;
+  TraceResult& result;
+
+  // Returns true when the chain ended the packet (an output was produced).
+  bool runChain(const CompiledTable& table, std::string_view chain_name, int depth, std::optional<size_t> parent,
+                double reach) {
+    const CompiledChain* chain = table.find(chain_name);
+    if (chain == nullptr || depth > kMaxDepth) return false;
+    const size_t visit = result.visits.size();
+    result.visits.push_back(TraceVisit{
+        .table = table.name, .chain = chain->name, .depth = depth, .parent = parent, .matches = {}});
+    for (const auto& rule : chain->rules) {
+      if (rule.target.empty()) continue;
+      if (!impl.matches(rule, packet, destination)) continue;
+      TraceMatch m{.table = table.name,
+                   .chain = chain->name,
+                   .rule = rule.raw,
+                   .comment = rule.comment,
+                   .target = rule.target,
+                   .dnat_to = rule.dnat_to,
+                   .probability = rule.probability,
+                   .implied = rule.implied};
+      result.visits[visit].matches.push_back(m);
+      if (rule.target == kMarkMasq) {
+        result.masquerade = true;
+        result.masquerade_rules.push_back(std::move(m));
+        continue;
+      }
+      if (rule.target == "ACCEPT" || rule.target == "REJECT" || rule.target == "DROP") {
+        result.outputs.push_back(TraceOutput{.value = rule.target, .is_endpoint = false, .probability = reach});
+        return true;
+      }
+      if (rule.target == "DNAT") {
+        result.outputs.push_back(TraceOutput{.value = rule.dnat_to, .is_endpoint = true, .probability = reach});
+        return true;
+      }
+      if (rule.target == "RETURN") return false;
+      if (table.find(rule.target) == nullptr) continue;  // MARK, MASQUERADE, LOG, ...: no effect here
+      const double branch = rule.probability ? reach * *rule.probability : reach;
+      const bool ended = runChain(table, rule.target, depth + 1, visit, branch);
+      if (rule.is_goto) return ended;
+      if (ended) {
+        if (!rule.probability) return true;
+        reach *= 1.0 - *rule.probability;
+      }
+    }
+    return false;
+  }
+};
+
+}  // namespace
+
+PacketTracer::PacketTracer() : impl_(std::make_unique<Impl>()) {}
+PacketTracer::~PacketTracer() = default;
+PacketTracer::PacketTracer(PacketTracer&&) noexcept = default;
+PacketTracer& PacketTracer::operator=(PacketTracer&&) noexcept = default;
+
+Result<PacketTracer> PacketTracer::create(const restore::RestoreText& state, const std::vector<IpAddress>& local_addresses) {
+  PacketTracer tracer;
+  Impl& impl = *tracer.impl_;
+  for (const char* table_name : {"nat", "filter"}) {
+    const restore::Table* table = state.find(table_name);
+    if (table == nullptr) continue;
+    CompiledTable& compiled = std::string_view(table_name) == "nat" ? impl.nat : impl.filter;
+    for (const auto& chain : table->chains) {
+      if (chain.deleted) continue;
+      CompiledChain& out = compiled.chains[chain.name];
+      out.name = chain.name;
+      for (size_t i = 0; i < chain.rules.size(); ++i) {
+        auto rule = compileRule(chain.rules[i]);
+        if (!rule.ok()) {
+          return Error(std::string(table_name) + " " + chain.name + " rule " + std::to_string(i + 1) + " (\"" +
+                       chain.rules[i] + "\"): " + rule.error().message);
+        }
+        out.rules.push_back(std::move(*rule));
+      }
+    }
+  }
+  // upstream's test state: kube-proxy's jump from PREROUTING, inserted first.
+  CompiledChain& prerouting = impl.nat.chains[std::string(kPreroutingChain)];
+  prerouting.name = kPreroutingChain;
+  const bool has_jump = std::any_of(prerouting.rules.begin(), prerouting.rules.end(),
+                                    [](const CompiledRule& r) { return r.target == kServicesChainName; });
+  if (!has_jump) {
+    auto implied = compileRule(kImpliedPreroutingRule);
+    implied->implied = true;
+    prerouting.rules.insert(prerouting.rules.begin(), std::move(*implied));
+    impl.implied_prerouting = true;
+  }
+  impl.local.insert(*IpAddress::parse("127.0.0.1"));
+  impl.local.insert(*IpAddress::parse("::1"));
+  impl.local.insert(local_addresses.begin(), local_addresses.end());
+  return tracer;
+}
+
+TraceResult PacketTracer::trace(const TracePacket& packet) const {
+  TraceResult result;
+  result.implied_prerouting_jump = impl_->implied_prerouting;
+  Run run{.impl = *impl_, .packet = packet, .destination = packet.destination, .result = result};
+  run.runChain(impl_->nat, kPreroutingChain, 0, std::nullopt, 1.0);
+  // The pending DNAT changes the destination address the filter rules see (not the port, as in
+  // upstream's tracer).
+  if (!result.outputs.empty()) {
+    auto host = hostOfEndpoint(result.outputs.front().value);
+    if (host.ok()) run.destination = *host;
+  }
+  result.filter_destination = run.destination;
+  for (std::string_view chain : {"KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL"}) {
+    run.runChain(impl_->filter, chain, 0, std::nullopt, 1.0);
+  }
+  return result;
+}
+
+std::string TraceResult::outputString() const {
+  std::string out;
+  for (const auto& o : outputs) {
+    if (!out.empty()) out += ", ";
+    out += o.value;
+  }
+  return out;
+}
+
+std::vector<std::string> TraceResult::chainNames() const {
+  std::vector<std::string> names;
+  names.reserve(visits.size());
+  for (const auto& v : visits) names.push_back(v.table + "/" + v.chain);
+  return names;
+}
+
+std::string TraceResult::verdict() const {
+  for (const auto& o : outputs) {
+    if (!o.is_endpoint) return o.value;
+  }
+  return "";
+}
+
+void restoreNoFlush(restore::RestoreText& kernel, const restore::RestoreText& payload) {
+  for (const auto& table : payload.tables) {
+    restore::Table* target = kernel.find(table.name);
+    if (target == nullptr) {
+      kernel.tables.push_back(restore::Table{table.name, {}});
+      target = &kernel.tables.back();
+    }
+    for (const auto& chain : table.chains) {
+      auto it = std::find_if(target->chains.begin(), target->chains.end(),
+                             [&](const restore::Chain& c) { return c.name == chain.name; });
+      if (chain.deleted) {
+        if (it != target->chains.end()) target->chains.erase(it);
+        continue;
+      }
+      if (it == target->chains.end()) {
+        target->chains.push_back(chain);
+      } else {
+        *it = chain;
+      }
+    }
+  }
+}
+
+Result<IpAddress> hostOfEndpoint(std::string_view endpoint) {
+  std::string_view host = endpoint;
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == std::string_view::npos) return Error("bad endpoint \"" + std::string(endpoint) + "\"");
+    host = host.substr(1, close - 1);
+  } else if (std::count(host.begin(), host.end(), ':') == 1) {
+    host = host.substr(0, host.find(':'));
+  }
+  // A DNAT range "a-b" starts at a.
+  host = host.substr(0, host.find('-'));
+  return IpAddress::parseSloppy(host);
+}
+
+}  // namespace kproxy::iptables

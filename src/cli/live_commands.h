@@ -1,0 +1,37 @@
+// The verbs that touch the node: `kproxy sync` (one full sync into the current network namespace),
+// `kproxy cleanup` (remove what kproxy/kube-proxy created), `kproxy facts` (print this node's
+// probed facts for render --node-facts) and `kproxy run --objects` (the daemon fed from manifest
+// files).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "netlink/iptables_restore.h"
+#include "src/cli/verbs.h"
+
+namespace kproxy::cli {
+
+struct SyncOptions {
+  std::vector<std::string> files;
+  std::string config_path;
+  std::string hostname_override;
+  std::string proxy_mode;
+  std::string ip_family;  // "" = every family the node has
+  int verbosity = 0;
+};
+int runSync(const SyncOptions& options, std::string& err);
+
+struct CleanupReport {
+  std::vector<std::string> errors;
+};
+// Removes every chain and jump rule of iptables mode in every family (spec iptables-mode.md §2.3,
+// plus the chains upstream's cleanup leaves: KUBE-MARK-MASQ, KUBE-PROXY-FIREWALL, the canaries).
+// kubelet's KUBE-FIREWALL and its jumps stay: kubelet owns them too.
+CleanupReport cleanupIptables(netlink::IptablesRestore& iptables, const std::vector<IpFamily>& families);
+
+Verb addSyncVerb(CLI::App& app);
+Verb addCleanupVerb(CLI::App& app);
+Verb addFactsVerb(CLI::App& app);
+
+}  // namespace kproxy::cli

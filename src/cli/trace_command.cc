@@ -1,0 +1,406 @@
+#include "src/cli/trace_command.h"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <memory>
+
+#include "modes/common/restore_text.h"
+#include "modes/iptables/packet_tracer.h"
+#include "src/cli/cluster_input.h"
+#include "src/cli/simulated_sync.h"
+#include "src/cli/verbs.h"
+
+namespace kproxy::cli {
+namespace {
+
+using iptables::TraceMatch;
+using iptables::TraceResult;
+
+// This machine's interface addresses (getifaddrs), for --rules without --node-facts.
+std::vector<IpAddress> hostAddresses() {
+  std::vector<IpAddress> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* ifa = list; ifa != nullptr; ifa = ifa->ifa_next) {
+    if (ifa->ifa_addr == nullptr) continue;
+    if (ifa->ifa_addr->sa_family == AF_INET) {
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(ifa->ifa_addr);
+      out.push_back(IpAddress::fromBytes(IpFamily::kIPv4, reinterpret_cast<const uint8_t*>(&sin->sin_addr)));
+    } else if (ifa->ifa_addr->sa_family == AF_INET6) {
+      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(ifa->ifa_addr);
+      out.push_back(IpAddress::fromBytes(IpFamily::kIPv6, sin6->sin6_addr.s6_addr));
+    }
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+std::vector<IpAddress> factAddresses(const config::NodeFacts& facts) {
+  std::vector<IpAddress> out;
+  for (const auto& a : facts.local_addresses) out.push_back(a.ip);
+  return out;
+}
+
+void appendJsonString(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          out += buf;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+std::string number(double v, const char* format = "%.10g") {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), format, v);
+  return buf;
+}
+
+void appendJsonMatch(std::string& out, const TraceMatch& m) {
+  out += "{\"table\": ";
+  appendJsonString(out, m.table);
+  out += ", \"chain\": ";
+  appendJsonString(out, m.chain);
+  out += ", \"comment\": ";
+  appendJsonString(out, m.comment);
+  out += ", \"target\": ";
+  appendJsonString(out, m.target);
+  out += ", \"rule\": ";
+  appendJsonString(out, m.rule);
+  if (m.implied) out += ", \"implied\": true";
+  out += "}";
+}
+
+std::string formatJson(const TraceResult& r) {
+  std::string out = "{\"outputs\": [";
+  for (size_t i = 0; i < r.outputs.size(); ++i) {
+    if (i) out += ", ";
+    appendJsonString(out, r.outputs[i].value);
+  }
+  out += "], \"masquerade\": ";
+  out += r.masquerade ? "true" : "false";
+  out += ", \"chains\": [";
+  const auto chains = r.chainNames();
+  for (size_t i = 0; i < chains.size(); ++i) {
+    if (i) out += ", ";
+    appendJsonString(out, chains[i]);
+  }
+  out += "], \"probabilities\": [";
+  bool first = true;
+  for (const auto& o : r.outputs) {
+    if (!o.is_endpoint) continue;
+    if (!first) out += ", ";
+    first = false;
+    out += "{\"endpoint\": ";
+    appendJsonString(out, o.value);
+    out += ", \"probability\": " + number(o.probability) + "}";
+  }
+  out += "], \"verdict\": ";
+  appendJsonString(out, r.verdict());
+  out += ", \"masqueradeRules\": [";
+  for (size_t i = 0; i < r.masquerade_rules.size(); ++i) {
+    if (i) out += ", ";
+    appendJsonMatch(out, r.masquerade_rules[i]);
+  }
+  out += "], \"matches\": [";
+  first = true;
+  for (const auto& v : r.visits) {
+    for (const auto& m : v.matches) {
+      if (!first) out += ", ";
+      first = false;
+      appendJsonMatch(out, m);
+    }
+  }
+  out += "]}\n";
+  return out;
+}
+
+// `"comment"` or, for a rule without one, the rule itself.
+std::string describe(const TraceMatch& m) {
+  std::string s = m.comment.empty() ? "(" + m.rule + ")" : "\"" + m.comment + "\"";
+  if (m.implied) s += " (implied)";
+  return s;
+}
+
+std::string formatText(const iptables::TracePacket& packet, const TraceResult& r) {
+  std::string out = "packet: " + packet.protocol + " " + packet.source.toString() + " -> " +
+                    joinHostPort(packet.destination, packet.destination_port);
+  if (!packet.in_interface.empty()) out += " in on " + packet.in_interface;
+  out += "\n";
+  if (r.filter_destination != packet.destination) {
+    out += "(the filter chains see the destination after DNAT: " + r.filter_destination.toString() + ")\n";
+  }
+  out += "chains entered:\n";
+  for (const auto& v : r.visits) {
+    out += std::string(2 + 2 * v.depth, ' ') + v.table + " " + v.chain + ": ";
+    if (v.matches.empty()) {
+      out += "no rule matched";
+    } else {
+      for (size_t i = 0; i < v.matches.size(); ++i) {
+        const auto& m = v.matches[i];
+        if (i) out += "; ";
+        out += describe(m) + " -> " + m.target;
+        if (m.target == "DNAT") out += " " + m.dnat_to;
+        if (m.probability) out += " (probability " + number(*m.probability) + ")";
+      }
+    }
+    out += "\n";
+  }
+  size_t endpoints = 0;
+  for (const auto& o : r.outputs) endpoints += o.is_endpoint ? 1 : 0;
+  if (endpoints == 0) {
+    out += "endpoints: none\n";
+  } else {
+    out += "endpoints (each branch of the statistic rules, with the probability it is chosen):\n";
+    for (const auto& o : r.outputs) {
+      if (o.is_endpoint) out += "  " + o.value + "  " + number(o.probability * 100.0, "%.2f") + "%\n";
+    }
+  }
+  if (r.masquerade) {
+    out += "masquerade: yes (the backend sees this node's address as the source), marked by:\n";
+    for (const auto& m : r.masquerade_rules) out += "  " + m.table + " " + m.chain + " " + describe(m) + ": " + m.rule + "\n";
+  } else {
+    out += "masquerade: no (no rule jumped to KUBE-MARK-MASQ; the backend sees the client's source address)\n";
+  }
+  const std::string verdict = r.verdict();
+  out += "verdict: ";
+  if (!verdict.empty()) {
+    out += verdict;
+    auto decided = [&]() -> const TraceMatch* {
+      for (const auto& v : r.visits) {
+        for (const auto& m : v.matches) {
+          if (m.target == verdict) return &m;
+        }
+      }
+      return nullptr;
+    }();
+    if (decided != nullptr) out += " by " + decided->table + " " + decided->chain + " " + describe(*decided);
+    if (endpoints != 0) out += " (after DNAT)";
+    out += "\n";
+  } else if (endpoints == 1) {
+    out += "DNAT to " + r.outputs.front().value + "\n";
+  } else if (endpoints > 1) {
+    out += "DNAT to one of " + std::to_string(endpoints) + " endpoints\n";
+  } else {
+    out += "none: no kproxy rule handles this packet, it continues unchanged\n";
+  }
+  return out;
+}
+
+// `iptables-save -c` puts the counters in front of each rule ("[5:300] -A ..."); restore text
+// has no place for them, so they are dropped.
+std::string withoutRuleCounters(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    size_t end = nl == std::string::npos ? text.size() : nl + 1;
+    std::string_view line(text.data() + pos, end - pos);
+    if (!line.empty() && line.front() == '[') {
+      size_t close = line.find("] ");
+      std::string_view inner = line.substr(1, close == std::string_view::npos ? 0 : close - 1);
+      const bool counters = close != std::string_view::npos && inner.find(':') != std::string_view::npos &&
+                            inner.find_first_not_of("0123456789:") == std::string_view::npos;
+      if (counters) line.remove_prefix(close + 2);
+    }
+    out.append(line);
+    pos = end;
+  }
+  return out;
+}
+
+Result<int> parsePortOption(const std::string& text) {
+  int port = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || port < 1 || port > 65535) {
+    return Error("--dport: \"" + text + "\" is not a port number (1-65535)");
+  }
+  return port;
+}
+
+}  // namespace
+
+int runTrace(const TraceOptions& options, std::string& out, std::string& err) {
+  out.clear();
+  std::vector<std::string> errors;
+  auto fail = [&]() {
+    for (const auto& e : errors) err += "error: " + e + "\n";
+    return 2;
+  };
+
+  // The command line first, all problems together.
+  if (options.output != "text" && options.output != "json") {
+    errors.push_back("-o: \"" + options.output + "\" is not text or json");
+  }
+  const bool from_rules = !options.rules_path.empty();
+  if (from_rules && !options.files.empty()) {
+    errors.push_back("trace: give either -f FILE... or --rules FILE, not both");
+  } else if (!from_rules && options.files.empty()) {
+    errors.push_back("trace: one of -f FILE... or --rules FILE is required");
+  }
+  if (from_rules && options.files.empty()) {
+    if (!options.from.empty()) errors.push_back("--from: only with -f");
+    if (!options.config_path.empty()) errors.push_back("--config: only with -f");
+    if (!options.hostname_override.empty()) errors.push_back("--hostname-override: only with -f");
+  }
+  iptables::TracePacket packet;
+  auto parseAddress = [&](const std::string& flag, const std::string& text, IpAddress* ip) {
+    if (text.empty()) {
+      errors.push_back(flag + " is required");
+      return false;
+    }
+    auto parsed = IpAddress::parse(text);
+    if (!parsed.ok()) {
+      errors.push_back(flag + ": \"" + text + "\" is not an IP address");
+      return false;
+    }
+    *ip = *parsed;
+    return true;
+  };
+  const bool src_ok = parseAddress("--src", options.src, &packet.source);
+  const bool dst_ok = parseAddress("--dst", options.dst, &packet.destination);
+  if (src_ok && dst_ok && packet.source.family() != packet.destination.family()) {
+    errors.push_back("--src " + options.src + " and --dst " + options.dst + " are not of the same IP family");
+  }
+  if (options.dport.empty()) {
+    errors.push_back("--dport is required");
+  } else if (auto port = parsePortOption(options.dport); !port.ok()) {
+    errors.push_back(port.error().message);
+  } else {
+    packet.destination_port = *port;
+  }
+  packet.protocol.clear();
+  for (char c : options.protocol) packet.protocol.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (packet.protocol != "tcp" && packet.protocol != "udp" && packet.protocol != "sctp") {
+    errors.push_back("--protocol: \"" + options.protocol + "\" is not tcp, udp or sctp");
+  }
+  packet.in_interface = options.in_interface;
+  std::string family = options.ip_family;
+  if (family.empty() && dst_ok) family = packet.destination.isV4() ? "ipv4" : "ipv6";
+  if (!options.ip_family.empty()) {
+    if (family != "ipv4" && family != "ipv6") {
+      errors.push_back("--ip-family: \"" + family + "\" is not ipv4 or ipv6");
+    } else if (dst_ok && (family == "ipv4") != packet.destination.isV4()) {
+      errors.push_back("--ip-family " + family + " does not match --dst " + options.dst);
+    }
+  }
+  if (!errors.empty()) return fail();
+
+  // The state to trace, and the local addresses.
+  restore::RestoreText state;
+  std::vector<IpAddress> local;
+  if (from_rules) {
+    auto bytes = readInput(options.rules_path);
+    if (!bytes.ok()) {
+      errors.push_back(bytes.error().message);
+      return fail();
+    }
+    const std::string name = options.rules_path == "-" ? "<stdin>" : options.rules_path;
+    auto parsed = restore::parseRestoreText(withoutRuleCounters(*bytes));
+    if (!parsed.ok()) {
+      errors.push_back("--rules " + name + ": " + parsed.error().message);
+      return fail();
+    }
+    if (parsed->find("nat") == nullptr && parsed->find("filter") == nullptr) {
+      errors.push_back("--rules " + name + ": no nat or filter table (expected iptables-save or iptables-restore text)");
+      return fail();
+    }
+    state = std::move(*parsed);
+    if (!options.node_facts_path.empty()) {
+      auto facts = loadNodeFacts(options.node_facts_path, nullptr);
+      if (!facts.ok()) {
+        errors.push_back(facts.error().message);
+        return fail();
+      }
+      local = factAddresses(*facts);
+    } else {
+      local = hostAddresses();
+    }
+  } else {
+    RenderOptions render{.files = options.files,
+                         .config_path = options.config_path,
+                         .node_facts_path = options.node_facts_path,
+                         .hostname_override = options.hostname_override,
+                         .proxy_mode = "",
+                         .ip_family = family,
+                         .from = options.from,
+                         .full_sync = false};
+    std::string problem;
+    auto simulated = simulateSyncs(render, err, [&](const iptables::IptablesPlan& plan) {
+      // Each sync is one iptables-restore --noflush on top of what the earlier ones left.
+      auto payload = restore::parseRestoreText(plan.payload());
+      if (!payload.ok()) {
+        if (problem.empty()) problem = "internal: the planned payload does not parse: " + payload.error().message;
+        return;
+      }
+      iptables::restoreNoFlush(state, *payload);
+    });
+    if (!simulated) return 2;
+    if (!problem.empty()) {
+      errors.push_back(problem);
+      return fail();
+    }
+    local = factAddresses(simulated->node_facts);
+  }
+
+  auto tracer = iptables::PacketTracer::create(state, local);
+  if (!tracer.ok()) {
+    errors.push_back((from_rules ? "--rules: " : "") + tracer.error().message);
+    return fail();
+  }
+  const TraceResult result = tracer->trace(packet);
+  out = options.output == "json" ? formatJson(result) : formatText(packet, result);
+  return 0;
+}
+
+Verb addTraceVerb(CLI::App& app) {
+  auto options = std::make_shared<TraceOptions>();
+  auto* cmd = app.add_subcommand("trace", "Trace where a packet goes: chains, endpoints, masquerade and verdict");
+  cmd->add_option("-f,--filename", options->files, "Manifests (YAML/JSON, List, -o yaml dumps); - for stdin")
+      ->allow_extra_args(false);
+  cmd->add_option("--config", options->config_path, "KubeProxyConfiguration file (with -f)");
+  cmd->add_option("--hostname-override", options->hostname_override, "This node's name (with -f)");
+  cmd->add_option("--ip-family", options->ip_family, "ipv4 or ipv6 (default: the family of --dst)");
+  cmd->add_option("--from", options->from, "Earlier complete cluster states, synced in order before -f")
+      ->allow_extra_args(false);
+  cmd->add_option("--rules", options->rules_path,
+                  "iptables-save or iptables-restore text taken as the whole kernel state; - for stdin");
+  cmd->add_option("--node-facts", options->node_facts_path,
+                  "Node facts YAML; its localAddresses match --src-type/--dst-type LOCAL");
+  cmd->add_option("--src", options->src, "Source IP address of the packet");
+  cmd->add_option("--dst", options->dst, "Destination IP address of the packet");
+  cmd->add_option("--dport", options->dport, "Destination port of the packet");
+  cmd->add_option("--protocol", options->protocol, "tcp, udp or sctp")->capture_default_str();
+  cmd->add_option("--in-interface", options->in_interface,
+                  "Interface the packet arrives on (rules with -i match only when it is given)");
+  cmd->add_option("-o,--output", options->output, "text or json")->capture_default_str();
+  return {cmd, [options] {
+            std::string out, err;
+            int code = runTrace(*options, out, err);
+            writeStdout(out);
+            std::fflush(stdout);
+            std::fwrite(err.data(), 1, err.size(), stderr);
+            return code;
+          }};
+}
+
+}  // namespace kproxy::cli
