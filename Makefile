@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := cmake ninja-build g++ pkg-config python3 \
   libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libipset-dev libnetfilter-conntrack-dev \
   libyaml-cpp-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev \
   libcurl4-openssl-dev libsimdjson-dev libssl-dev libcli11-dev libcpp-httplib-dev \
-  iptables ipset conntrack nfacct nftables iproute2
+  iptables ipset conntrack nfacct nftables iproute2 python3-kubernetes openssl
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ifeq ($(CI),true)

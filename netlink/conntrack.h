@@ -78,7 +78,7 @@ class ConntrackClient {
   virtual Result<std::vector<ConntrackFlow>> dumpUdp(IpFamily family) = 0;
 
   // Deletes `flows` (each found by family, protocol, original tuple and zone, and by id when it is
-  // not 0) over one netlink socket and returns how many were deleted. An entry that is already gone
+  // not 0) in batches over one netlink socket and returns how many were deleted. An entry that is already gone
   // is success and is not counted. On other failures the remaining flows are still tried, and the
   // Error names the first failure and how many were deleted.
   virtual Result<size_t> remove(const std::vector<ConntrackFlow>& flows) = 0;

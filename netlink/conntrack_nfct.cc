@@ -57,6 +57,15 @@ uint16_t getPort(const nf_conntrack& ct, nf_conntrack_attr attr) {
   return nfct_attr_is_set(&ct, attr) > 0 ? ntohs(nfct_get_attr_u16(&ct, attr)) : 0;
 }
 
+Result<NfctHandle> openHandle() {
+  NfctHandle handle(nfct_open(CONNTRACK, 0));
+  if (!handle) {
+    int err = errno;
+    return Error("conntrack: nfct_open: " + errnoText(err), err);
+  }
+  return handle;
+}
+
 struct DumpState {
   IpFamily family;
   std::vector<ConntrackFlow>* flows;
@@ -115,12 +124,15 @@ ConntrackFlow fromNfConntrack(const nf_conntrack& ct) {
 }
 
 Result<std::unique_ptr<NfctConntrackClient>> NfctConntrackClient::open() {
-  NfctHandle handle(nfct_open(CONNTRACK, 0));
-  if (!handle) {
-    int err = errno;
-    return Error("conntrack: nfct_open: " + errnoText(err), err);
-  }
-  return std::unique_ptr<NfctConntrackClient>(new NfctConntrackClient(std::move(handle)));
+  auto handle = openHandle();
+  if (!handle.ok()) return handle.error();
+  return std::unique_ptr<NfctConntrackClient>(new NfctConntrackClient(std::move(*handle)));
+}
+
+void NfctConntrackClient::resetSocket() {
+  // What is still queued on the old socket (the rest of a dump, answers to deletes) would be read
+  // as answers to the next request; a new socket starts clean. If that fails, the old one stays.
+  if (auto handle = openHandle(); handle.ok()) handle_ = std::move(*handle);
 }
 
 Result<std::vector<ConntrackFlow>> NfctConntrackClient::dumpUdp(IpFamily family) {
@@ -135,7 +147,12 @@ Result<std::vector<ConntrackFlow>> NfctConntrackClient::dumpUdp(IpFamily family)
   for (int attempt = 1; attempt <= kMaxAttemptsEintr; ++attempt) {
     flows.clear();
     err = nfct_query(handle_.get(), NFCT_Q_DUMP, &af) == 0 ? 0 : errno;
+    if (err == 0) break;
+    // A dump that stopped early may still have datagrams on the way.
+    nfct_callback_unregister(handle_.get());
+    resetSocket();
     if (err != EINTR) break;
+    if (nfct_callback_register(handle_.get(), NFCT_T_ALL, onDumpedEntry, &state) != 0) break;
   }
   nfct_callback_unregister(handle_.get());
   if (err == EINTR) {
@@ -163,8 +180,7 @@ Result<size_t> NfctConntrackClient::remove(const std::vector<ConntrackFlow>& flo
     const size_t count = std::min(kDeleteBatch, flows.size() - start);
     auto answers = deleteBatch(&flows[start], count);
     if (!answers.ok()) {
-      // The socket's state is unknown (answers may still be queued): start over on a new one.
-      if (auto reopened = open(); reopened.ok()) handle_ = std::move((*reopened)->handle_);
+      resetSocket();  // answers may still be queued
       for (size_t i = 0; i < count; ++i) fail(flows[start + i], answers.error().code);
       continue;
     }

@@ -40,6 +40,8 @@ class NfctConntrackClient final : public ConntrackClient {
   // One sendto() of `count` deletes; the answer per flow: 0 or an errno. An Error when the batch
   // could not be sent or its answers not read.
   Result<std::vector<int>> deleteBatch(const ConntrackFlow* flows, size_t count);
+  // Replaces the socket after a request failed half-way.
+  void resetSocket();
 
   NfctHandle handle_;
   uint32_t next_seq_ = 1;

@@ -37,6 +37,22 @@ std::vector<std::string> jumpRuleArgs(const JumpRule& rule) {
   return args;
 }
 
+std::string jumpRulesRestoreText() {
+  std::string out;
+  for (const char* table : {"filter", "nat"}) {
+    std::string chains, inserts;
+    for (const auto& rule : jumpRules()) {
+      if (std::string(rule.table) != table) continue;
+      if (chains.find(std::string(":") + rule.to + " ") == std::string::npos) chains += std::string(":") + rule.to + " - [0:0]\n";
+      inserts += std::string("-I ") + rule.from + " 1";
+      for (const auto& arg : jumpRuleArgs(rule)) inserts += arg.find(' ') == std::string::npos ? " " + arg : " \"" + arg + "\"";
+      inserts += "\n";
+    }
+    out += std::string("*") + table + "\n" + chains + inserts + "COMMIT\n";
+  }
+  return out;
+}
+
 IptablesProxier::IptablesProxier(IptablesProxierDeps deps, config::ProxierSettings settings, ApplyOptions apply_options)
     : deps_(deps), settings_(std::move(settings)), applier_(deps.iptables, settings_.family, apply_options) {
   settings_.facts.random_fully = deps_.iptables.hasRandomFully();

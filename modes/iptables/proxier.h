@@ -74,5 +74,8 @@ struct JumpRule {
 };
 const std::vector<JumpRule>& jumpRules();
 std::vector<std::string> jumpRuleArgs(const JumpRule& rule);
+// The jump rules as restore input for an empty kernel: their chains declared and the rules
+// inserted at position 1 in table order (so the result is upstream's order on a fresh node).
+std::string jumpRulesRestoreText();
 
 }  // namespace kproxy::iptables

@@ -89,6 +89,14 @@ std::string ipPortEntry(const IpAddress& ip, std::string_view protocol, int port
   return out;
 }
 
+// A hash:ip,port,net member's net as the kernel lists it: a host prefix (/32, /128) without its
+// length. upstream adds "1.2.3.4,tcp:80,10.0.0.1/32", reads back "...,10.0.0.1" and so deletes and
+// re-adds the member on every sync (spec §1.5, inferred); the kernel state is the same either way.
+std::string netMember(const Cidr& cidr) {
+  const int host = cidr.family() == IpFamily::kIPv4 ? 32 : 128;
+  return cidr.prefixLength() == host ? cidr.address().toString() : cidr.toString();
+}
+
 class Planner {
  public:
   explicit Planner(const IpvsPlanInput& input)
@@ -248,7 +256,7 @@ void Planner::planServicePort(const ServicePortInfo& port, const tracker::Endpoi
       addMember(kLoadBalancerFw, entry);
       bool allow_from_node = false;
       for (const auto& cidr : port.load_balancer_source_ranges) {
-        addMember(kLoadBalancerSourceCidr, entry + "," + cidr.toString());
+        addMember(kLoadBalancerSourceCidr, entry + "," + netMember(cidr));
         if (cidr.contains(s_.node_ip)) allow_from_node = true;
       }
       if (allow_from_node) {

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <exception>
-#include <new>
 #include <set>
 
 #include "src/api/decode_internal.h"
@@ -110,12 +109,14 @@ void ManifestSink::fileError(int line, std::string_view message) {
   }
   text += message;
   errors_.emplace_back(oneLine(text));
+  syntax_error_ = true;  // a document (not one object's field) could not be understood
 }
 
 void ManifestSink::syntaxError(std::string_view message) {
   std::string text = file_.empty() ? std::string() : file_ + ": ";
   text += message;
   errors_.emplace_back(oneLine(text));
+  syntax_error_ = true;
 }
 
 template <class T>
@@ -184,8 +185,10 @@ void ManifestSink::rollback(const Checkpoint& c) {
 
 DecodeResult ManifestSink::finish() && {
   // An Endpoints is mirrored only when no EndpointSlice of the input belongs to its service (as
-  // in a cluster, where the EndpointSlice controller already made them, or the user wrote
-  // them) and it does not opt out with endpointslice.kubernetes.io/skip-mirror: "true".
+  // in a cluster dump, where the EndpointSlice controller already made them, or the user wrote
+  // them) and it does not opt out with endpointslice.kubernetes.io/skip-mirror: "true". Unlike
+  // the controller, we do not look for the Service or its selector: in a set of manifests
+  // nothing else would turn those Endpoints into slices.
   std::set<NamespacedName> sliced(slice_owners_.begin(), slice_owners_.end());
   for (const LegacyEndpoints& endpoints : endpoints_) {
     auto skip = endpoints.meta.labels.find(kLabelSkipMirror);
@@ -205,6 +208,7 @@ DecodeResult ManifestSink::finish() && {
   }
   result.state.nodes.assign(nodes_.begin(), nodes_.end());
   result.errors = std::move(errors_);
+  result.syntax_error = syntax_error_;
   return result;
 }
 

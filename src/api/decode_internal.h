@@ -181,6 +181,7 @@ class ManifestSink {
   // (namespace, service-name label) of every EndpointSlice in the input, valid or not.
   std::vector<NamespacedName> slice_owners_;
   std::vector<Error> errors_;
+  bool syntax_error_ = false;
 };
 
 // The walkers (decode_yaml.cc, decode_json.cc): decode one whole file into the sink.
@@ -338,6 +339,11 @@ void decodeMeta(const V& v, const FieldPath& path, ObjectContext& ctx) {
       readStringMap(value, path.child("labels"), ctx, meta.labels);
     } else if (key == "annotations") {
       readStringMap(value, path.child("annotations"), ctx, meta.annotations);
+      // Only the EndpointSlice trigger time is ever read; the rest (last-applied-configuration
+      // above all) would be a large share of a 10k-service daemon's memory.
+      for (auto it = meta.annotations.begin(); it != meta.annotations.end();) {
+        it = it->first == kAnnotationLastChangeTriggerTime ? std::next(it) : meta.annotations.erase(it);
+      }
     }
   });
 }
@@ -385,9 +391,8 @@ void decodeServiceSpec(const V& v, const FieldPath& path, ObjectContext& ctx, Se
     } else if (key == "ipFamilies") {
       readStringList(value, path.child("ipFamilies"), ctx, s.ip_families, true);
     } else if (key == "ports") {
-      readObjectList(value, path.child("ports"), ctx, s.ports, [&](const V& item, const FieldPath& p, ServicePort& port) {
-        decodeServicePort(item, p, ctx, port);
-      });
+      readObjectList(value, path.child("ports"), ctx, s.ports,
+                     [&](const V& item, const FieldPath& p, ServicePort& port) { decodeServicePort(item, p, ctx, port); });
     } else if (key == "externalIPs") {
       readStringList(value, path.child("externalIPs"), ctx, s.external_ips, true);
     } else if (key == "sessionAffinity") {
@@ -552,9 +557,8 @@ void decodeEndpointSlice(const V& v, int line, ManifestSink& sink) {
       });
       slice->endpoints.assign(std::make_move_iterator(scratch.begin()), std::make_move_iterator(scratch.end()));
     } else if (key == "ports") {
-      readObjectList(value, root.child("ports"), ctx, slice->ports, [&](const V& item, const FieldPath& p, EndpointPort& port) {
-        decodeEndpointPort(item, p, ctx, port);
-      });
+      readObjectList(value, root.child("ports"), ctx, slice->ports,
+                     [&](const V& item, const FieldPath& p, EndpointPort& port) { decodeEndpointPort(item, p, ctx, port); });
     }
   });
   applyNamespaceDefault(slice->meta);

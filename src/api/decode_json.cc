@@ -2,15 +2,15 @@
 // once and then reads only the fields the walker asks for, in document order, skipping the rest
 // (managedFields, targetRef, ...) without building a tree or copying a string the walker does not
 // keep. The memory it touches (about 4 bytes per JSON token) matters as much as its speed: on a
-// cold process, fresh pages are the main cost of decoding a large dump. Hence the parser is kept
-// per thread (its buffers are reused by the next call, at the cost of keeping them), strings
-// without escapes are read in place, and the text itself is not copied when the caller left
-// room for the padding (decode.h).
+// cold process, fresh pages are the main cost of decoding a large dump. Hence the parser (and
+// the padded copy of the text, when one is needed) is kept per thread, its buffers reused by the
+// next call at the cost of keeping them; strings without escapes are read in place; and the text
+// is not copied at all when the caller left room for the padding (decode.h).
 //
 // On-Demand checks the grammar of what it walks; a value it skips (an unknown field) is only
 // checked for balanced brackets and well-formed strings. Syntax errors are located by a small
 // scanner that runs only on the error path.
-#include <charconv>
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -320,9 +320,11 @@ std::optional<JsonSyntaxIssue> findJsonSyntaxError(std::string_view text) {
   auto fail = [&](size_t at, std::string message) { return JsonSyntaxIssue{at, std::move(message)}; };
   auto afterValue = [&] { return stack.empty() ? State::kTopValue : State::kAfterValue; };
   auto describeChar = [&](size_t at) {
-    char c = text[at];
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) return std::string("a byte ") + quote(std::string_view(&text[at], 1));
-    return "'" + std::string(1, c) + "'";
+    auto c = static_cast<unsigned char>(text[at]);
+    if (c < 0x20 || c >= 0x7f) return "a byte " + quote(text.substr(at, 1));
+    std::string quoted(3, '\'');
+    quoted[1] = text[at];
+    return quoted;
   };
   // Returns the offset after the string starting at `at` (a '"'), or an issue.
   auto scanString = [&](size_t at, size_t& end) -> std::optional<JsonSyntaxIssue> {
@@ -407,7 +409,9 @@ std::optional<JsonSyntaxIssue> findJsonSyntaxError(std::string_view text) {
       case State::kValue: {
         size_t end = 0;
         if (c == '{' || c == '[') {
-          if (stack.size() >= kMaxJsonDepth) return fail(i, "nested more than " + std::to_string(kMaxJsonDepth) + " deep");
+          if (stack.size() >= kMaxJsonDepth) {
+            return fail(i, "nested more than " + std::to_string(kMaxJsonDepth) + " deep");
+          }
           stack.push_back(c);
           ++i;
           state = c == '{' ? State::kFirstKeyOrClose : State::kFirstValueOrClose;
@@ -461,20 +465,26 @@ void decodeJsonFile(const ManifestFile& file, ManifestSink& sink) {
     text.remove_prefix(3);
     capacity -= 3;
   }
-  // In place when the caller left room for simdjson's padding (decode.h), else one copy.
-  std::unique_ptr<char[]> copy;
+  // In place when the caller left room for simdjson's padding (decode.h), else one copy into a
+  // buffer kept for the next call, like the parser (see the top of this file).
+  static thread_local ondemand::parser parser;
+  static thread_local std::unique_ptr<char[]> copy;
+  static thread_local size_t copy_capacity = 0;
   simdjson::padded_string_view json;
   if (capacity - text.size() >= simdjson::SIMDJSON_PADDING) {
     json = simdjson::padded_string_view(text.data(), text.size(), capacity);
   } else {
-    copy.reset(new char[text.size() + simdjson::SIMDJSON_PADDING]);
+    const size_t needed = text.size() + simdjson::SIMDJSON_PADDING;
+    if (copy_capacity < needed) {
+      copy.reset(new char[needed]);
+      copy_capacity = needed;
+    }
     std::memcpy(copy.get(), text.data(), text.size());
     std::memset(copy.get() + text.size(), 0, simdjson::SIMDJSON_PADDING);
-    json = simdjson::padded_string_view(copy.get(), text.size(), text.size() + simdjson::SIMDJSON_PADDING);
+    json = simdjson::padded_string_view(copy.get(), text.size(), needed);
     text = std::string_view(copy.get(), text.size());
   }
 
-  static thread_local ondemand::parser parser;  // reused: see the top of this file
   auto checkpoint = sink.checkpoint();
   JsonWalk walk(text.data(), text.size());
   ondemand::document document;
@@ -511,7 +521,8 @@ void decodeJsonFile(const ManifestFile& file, ManifestSink& sink) {
     }
     if (stream_error == simdjson::SUCCESS && stream.truncated_bytes() == 0) return;
     sink.rollback(checkpoint);
-    sink.syntaxError(syntaxMessage(text, stream_walk, stream_error == simdjson::SUCCESS ? simdjson::TAPE_ERROR : stream_error));
+    if (stream_error == simdjson::SUCCESS) stream_error = simdjson::TAPE_ERROR;  // truncated
+    sink.syntaxError(syntaxMessage(text, stream_walk, stream_error));
     return;
   }
   sink.syntaxError(syntaxMessage(text, walk, error));

@@ -1,11 +1,10 @@
 // YAML walker. yaml-cpp's event parser builds a small tree per document (an arena of nodes that
 // keeps each node's line and whether a scalar was plain or quoted); the shared field walker
 // (decode_internal.h) reads it through YamlValue. Building our own tree instead of YAML::Node
-// keeps the documents before a syntax error, is several times faster, and lets aliases be
-// references with a bounded amount of expansion.
-#include <cctype>
+// keeps the documents before a syntax error, keeps quoted scalars apart from plain ones ("80" is
+// a string, 80 an integer), costs less memory, and lets aliases be references with a bounded
+// amount of expansion.
 #include <charconv>
-#include <cstring>
 #include <deque>
 #include <istream>
 #include <streambuf>
@@ -219,8 +218,10 @@ IntRead parseYamlInt(std::string_view text, int64_t& out) {
 
 // YAML 1.1 booleans, as go-yaml v2 resolves them.
 bool parseYamlBool(std::string_view s, bool& out) {
-  static constexpr std::string_view kTrue[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", "y", "Y"};
-  static constexpr std::string_view kFalse[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "n", "N"};
+  static constexpr std::string_view kTrue[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
+                                               "on",   "On",   "ON",   "y",   "Y"};
+  static constexpr std::string_view kFalse[] = {"false", "False", "FALSE", "no", "No", "NO",
+                                                "off",   "Off",   "OFF",   "n",  "N"};
   for (auto t : kTrue) {
     if (s == t) {
       out = true;

@@ -285,7 +285,9 @@ void checkEndpointSlice(const EndpointSlice& slice, std::vector<FieldProblem>& o
       for (size_t j = 0; j < addresses.size(); ++j) {
         Path path("endpoints", i, "addresses", j);
         auto ip = c.ip(path, addresses[j]);
-        if (ip && ip->family() != family) c.add(path, quote(addresses[j]) + " is not an " + slice.address_type + " address");
+        if (ip && ip->family() != family) {
+          c.add(path, quote(addresses[j]) + " is not an " + slice.address_type + " address");
+        }
       }
     }
   }

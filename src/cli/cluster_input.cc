@@ -41,10 +41,22 @@ Result<std::string> readInput(const std::string& path) {
     }
     return *stdin_bytes;
   }
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return Error(path + ": cannot open: " + std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return Error(path + ": read error");
+  const auto end = in.tellg();
+  if (end < 0) {  // not a regular file (a pipe, a device): read it as a stream
+    in.clear();
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return bytes;
+  }
+  const auto size = static_cast<size_t>(end);
+  in.seekg(0);
+  std::string bytes;
+  // Spare capacity lets the JSON decoder parse in place instead of copying (api/decode.h).
+  bytes.reserve(size + api::kManifestPadding);
+  bytes.resize(size);
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  if (in.bad() || static_cast<size_t>(in.gcount()) != size) return Error(path + ": read error");
   return bytes;
 }
 

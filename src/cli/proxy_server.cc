@@ -5,8 +5,8 @@
 namespace kproxy::cli {
 
 ProxyServer::ProxyServer(std::vector<std::unique_ptr<FamilyProxy>> families, Options options, const Clock& clock,
-                         SyncObserver observer)
-    : families_(std::move(families)), options_(options), clock_(clock), observer_(std::move(observer)) {
+                         ProxyServerObserver* observer)
+    : families_(std::move(families)), options_(options), clock_(clock), observer_(observer) {
   for (auto& f : families_) {
     FamilyProxy* family = f.get();
     f->runner = std::make_unique<proxy::SyncRunner>(
@@ -19,36 +19,71 @@ ProxyServer::ProxyServer(std::vector<std::unique_ptr<FamilyProxy>> families, Opt
 
 ProxyServer::~ProxyServer() { stop(); }
 
-template <typename Fn>
-void ProxyServer::forEachTracker(Fn fn) {
+void ProxyServer::requestSync(FamilyProxy& f, bool pending, bool initialized) {
+  // upstream: events only trigger syncs once the proxier is initialized; Proxier.Sync() marks the
+  // queued update for healthz first.
+  if (!pending || !initialized) return;
+  if (observer_ != nullptr) observer_->onSyncQueued(f.family);
+  f.runner->run();
+}
+
+void ProxyServer::onService(const watch::ObjectEvent<api::Service>& e) {
+  const bool initialized = services_synced_ && slices_synced_;
+  const api::Service& service = e.current ? *e.current : *e.previous;
+  const api::NamespacedName name = service.meta.namespacedName();
+  for (auto& f : families_) {
+    bool pending;
+    size_t services_pending;
+    {
+      std::lock_guard lock(f->tracker_mu);
+      tracker::ProxyStateTracker& t = *f->tracker;
+      if (!e.previous) {
+        pending = t.onServiceAdd(*e.current);
+      } else if (!e.current) {
+        pending = t.onServiceDelete(*e.previous);
+      } else {
+        pending = t.onServiceUpdate(*e.previous, *e.current);
+      }
+      if (pending) {
+        f->pending_services.insert(name);
+      } else {
+        f->pending_services.erase(name);
+      }
+      services_pending = f->pending_services.size();
+    }
+    // upstream counts every Service event in each family's ServiceChangeTracker.
+    if (observer_ != nullptr) observer_->onServiceChange(f->family, services_pending);
+    requestSync(*f, pending, initialized);
+  }
+}
+
+void ProxyServer::onEndpointSlice(const watch::ObjectEvent<api::EndpointSlice>& e) {
+  const bool initialized = services_synced_ && slices_synced_;
+  const api::EndpointSlice& slice = e.current ? *e.current : *e.previous;
+  for (auto& f : families_) {
+    bool pending;
+    {
+      std::lock_guard lock(f->tracker_mu);
+      pending = e.current ? f->tracker->onEndpointSliceUpdate(e.current) : f->tracker->onEndpointSliceDelete(e.previous);
+    }
+    // upstream counts the slices of the tracker's address type that name their service.
+    const bool counted = slice.address_type == ipFamilyName(f->family) && !slice.serviceName().empty();
+    if (counted && observer_ != nullptr) observer_->onEndpointSliceChange(f->family, pending);
+    requestSync(*f, pending, initialized);
+  }
+}
+
+void ProxyServer::onNode(const watch::ObjectEvent<api::Node>& e) {
   const bool initialized = services_synced_ && slices_synced_;
   for (auto& f : families_) {
     bool pending;
     {
       std::lock_guard lock(f->tracker_mu);
-      pending = fn(*f->tracker);
+      pending = f->tracker->onNodeUpdate(e.current.get());
     }
-    // upstream: events only trigger syncs once the proxier is initialized.
-    if (pending && initialized) f->runner->run();
+    requestSync(*f, pending, initialized);
   }
-}
-
-void ProxyServer::onService(const watch::ObjectEvent<api::Service>& e) {
-  forEachTracker([&](tracker::ProxyStateTracker& t) {
-    if (!e.previous) return t.onServiceAdd(*e.current);
-    if (!e.current) return t.onServiceDelete(*e.previous);
-    return t.onServiceUpdate(*e.previous, *e.current);
-  });
-}
-
-void ProxyServer::onEndpointSlice(const watch::ObjectEvent<api::EndpointSlice>& e) {
-  forEachTracker([&](tracker::ProxyStateTracker& t) {
-    return e.current ? t.onEndpointSliceUpdate(e.current) : t.onEndpointSliceDelete(e.previous);
-  });
-}
-
-void ProxyServer::onNode(const watch::ObjectEvent<api::Node>& e) {
-  forEachTracker([&](tracker::ProxyStateTracker& t) { return t.onNodeUpdate(e.current.get()); });
+  if (observer_ != nullptr) observer_->onNode(e.current.get());
 }
 
 void ProxyServer::onSynced(watch::ObjectKind kind) {
@@ -61,18 +96,55 @@ void ProxyServer::onSynced(watch::ObjectKind kind) {
   }
 }
 
+std::pair<tracker::ProxySnapshotPtr, tracker::UpdateResult> ProxyServer::checkout(FamilyProxy& f) {
+  std::pair<tracker::ProxySnapshotPtr, tracker::UpdateResult> out;
+  {
+    std::lock_guard lock(f.tracker_mu);
+    out = f.tracker->checkout();
+    f.pending_services.clear();
+  }
+  if (observer_ != nullptr) observer_->onChangesCheckedOut(f.family);
+  return out;
+}
+
+Result<proxy::SyncReport> ProxyServer::syncOnce(FamilyProxy& f) {
+  const SteadyTime start = clock_.now();
+  if (f.force_full.exchange(false)) {
+    f.proxier->requestFullSync();
+    f.next_sync_full = true;
+  }
+  auto [snapshot, changes] = checkout(f);
+  // The proxier decides full vs partial; this mirrors its rule so that a failed attempt can be
+  // counted as a partial-restore failure (the error does not say which it was).
+  const bool expect_full = f.next_sync_full || changes.node_labels_changed || !f.last_full_sync ||
+                           start - *f.last_full_sync > iptables::kFullSyncPeriod;
+  auto result = f.proxier->sync(*snapshot, changes);
+  const std::chrono::nanoseconds took = clock_.now() - start;
+  bool partial = !expect_full;
+  if (result.ok()) {
+    partial = !result->full_sync;
+    if (result->full_sync) f.last_full_sync = start;
+    f.next_sync_full = false;
+  } else {
+    f.next_sync_full = true;
+  }
+  if (observer_ != nullptr) {
+    observer_->onSync(SyncOutcome{.family = f.family,
+                                  .result = result,
+                                  .partial = partial,
+                                  .duration = took,
+                                  .snapshot = *snapshot,
+                                  .changes = changes});
+  }
+  return result;
+}
+
 void ProxyServer::syncFamily(FamilyProxy& f) {
   if (!(services_synced_ && slices_synced_)) {
     log::info(2, "Not syncing {} rules until Services and EndpointSlices have been received", ipFamilyName(f.family));
     return;
   }
-  if (f.force_full.exchange(false)) f.proxier->requestFullSync();
-  std::pair<tracker::ProxySnapshotPtr, tracker::UpdateResult> checkout;
-  {
-    std::lock_guard lock(f.tracker_mu);
-    checkout = f.tracker->checkout();
-  }
-  auto result = f.proxier->sync(*checkout.first, checkout.second);
+  auto result = syncOnce(f);
   ++f.syncs;
   if (!result.ok()) {
     ++f.failures;
@@ -85,20 +157,13 @@ void ProxyServer::syncFamily(FamilyProxy& f) {
               std::chrono::duration_cast<std::chrono::milliseconds>(result->duration).count());
     if (!result->conntrack_error.empty()) log::error("conntrack reconciliation: {}", result->conntrack_error);
   }
-  if (observer_) observer_(f.family, result);
 }
 
 Status ProxyServer::syncAllNow() {
   services_synced_ = true;
   slices_synced_ = true;
   for (auto& f : families_) {
-    std::pair<tracker::ProxySnapshotPtr, tracker::UpdateResult> checkout;
-    {
-      std::lock_guard lock(f->tracker_mu);
-      checkout = f->tracker->checkout();
-    }
-    auto result = f->proxier->sync(*checkout.first, checkout.second);
-    if (observer_) observer_(f->family, result);
+    auto result = syncOnce(*f);
     if (!result.ok()) return result.error().wrap(std::string(ipFamilyName(f->family)) + " sync");
   }
   return okStatus();
@@ -126,6 +191,8 @@ void ProxyServer::canaryLoop(std::stop_token stop) {
 void ProxyServer::start() {
   for (auto& f : families_) {
     if (auto s = f->proxier->ensureCanaries(); !s.ok()) log::error("create canary chains: {}", s.error().message);
+    // upstream SyncLoop: healthz "updated" at the start, in case no sync ever succeeds.
+    if (observer_ != nullptr) observer_->onSyncLoopStarted(f->family);
     threads_.emplace_back([runner = f->runner.get()](std::stop_token stop) { runner->loop(stop); });
   }
   threads_.emplace_back([this](std::stop_token stop) { canaryLoop(stop); });

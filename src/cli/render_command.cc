@@ -38,33 +38,6 @@ std::string effectiveMode(const RenderOptions& options) {
   return loaded.ok() ? loaded->config.effectiveMode() : "";
 }
 
-// TODO(render): the same as simulated_sync.cc's feedState, which is private to that file; fold
-// into one once it is exported.
-void feedState(tracker::ProxyStateTracker& tracker, const api::ClusterState& previous, const api::ClusterState& current) {
-  std::map<api::NamespacedName, const api::Service*> before, after;
-  for (const auto& s : previous.services) before[s->meta.namespacedName()] = s.get();
-  for (const auto& s : current.services) after[s->meta.namespacedName()] = s.get();
-  for (const auto& [name, svc] : after) {
-    auto it = before.find(name);
-    if (it == before.end()) {
-      tracker.onServiceAdd(*svc);
-    } else {
-      tracker.onServiceUpdate(*it->second, *svc);
-    }
-  }
-  for (const auto& [name, svc] : before) {
-    if (after.count(name) == 0) tracker.onServiceDelete(*svc);
-  }
-  std::map<api::NamespacedName, std::shared_ptr<const api::EndpointSlice>> slices_before, slices_after;
-  for (const auto& s : previous.endpoint_slices) slices_before[s->meta.namespacedName()] = s;
-  for (const auto& s : current.endpoint_slices) slices_after[s->meta.namespacedName()] = s;
-  for (const auto& [name, slice] : slices_after) tracker.onEndpointSliceUpdate(slice);
-  for (const auto& [name, slice] : slices_before) {
-    if (slices_after.count(name) == 0) tracker.onEndpointSliceDelete(slice);
-  }
-  tracker.onNodeUpdate(findNode(current, tracker.nodeName()));
-}
-
 // `render --proxy-mode ipvs`. Every IPVS sync is a full sync, so earlier states (--from) only
 // matter through the tracker (and the Node of the first state, as at startup).
 int runRenderIpvs(const RenderOptions& options, const OutputSink& out, std::string& err) {
@@ -123,7 +96,7 @@ int runRenderIpvs(const RenderOptions& options, const OutputSink& out, std::stri
   const api::ClusterState* previous = &empty;
   tracker::ProxySnapshotPtr snapshot;
   for (const auto& state : states) {
-    feedState(tracker, *previous, state);
+    feedClusterState(tracker, *previous, state);
     previous = &state;
     snapshot = tracker.checkout().first;
   }

@@ -1,116 +1,528 @@
 #include "src/cli/run_command.h"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "src/cli/cluster_input.h"
+#include "src/cli/live_commands.h"
 #include "src/cli/live_proxy.h"
 #include "src/cli/node_probe.h"
 #include "src/cli/node_setup.h"
+#include "src/config/flags.h"
+#include "src/config/proxier_settings.h"
+#include "src/proxy/health_state.h"
+#include "src/proxy/healthcheck.h"
+#include "src/proxy/metrics.h"
+#include "src/server/healthz_server.h"
+#include "src/server/metrics_server.h"
 #include "src/util/log.h"
+#include "src/util/unique_handle.h"
 #include "src/watch/file_source.h"
 
 namespace kproxy::cli {
+namespace {
 
-int runDaemon(const RunOptions& options) {
-  log::setVerbosity(options.verbosity);
-  // Block the stop signals in every thread; the main thread waits for them below.
+// upstream utilerrors.Aggregate: one error as is, several as "[a, b]".
+std::string aggregate(const std::vector<Error>& errors) {
+  if (errors.size() == 1) return errors.front().message;
+  std::string out = "[";
+  for (size_t i = 0; i < errors.size(); ++i) out += (i == 0 ? "" : ", ") + errors[i].message;
+  return out + "]";
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "Error: %s\n", message.c_str());
+  return 1;
+}
+
+// verflag: "--version" prints "Kubernetes <version>", "--version=raw" the version.Info struct.
+int printVersion(const std::string& how) {
+  if (how == "raw") {
+    std::printf(
+        "version.Info{Major:\"1\", Minor:\"33\", GitVersion:\"%s\", GitCommit:\"\", GitTreeState:\"\", "
+        "BuildDate:\"\", GoVersion:\"\", Compiler:\"gcc\", Platform:\"linux/%s\"}\n",
+        kKubernetesGitVersion,
+#if defined(__aarch64__)
+        "arm64"
+#else
+        "amd64"
+#endif
+    );
+  } else {
+    std::printf("Kubernetes %s\n", kKubernetesGitVersion);
+  }
+  return 0;
+}
+
+// /configz: the effective configuration as JSON, converted from the YAML --write-config-to writes.
+void appendJson(std::string& out, const YAML::Node& node) {
+  auto quote = [&](const std::string& s) {
+    out.push_back('"');
+    for (char c : s) {
+      if (c == '"' || c == '\\') {
+        out.push_back('\\');
+        out.push_back(c);
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+        out += buf;
+      } else {
+        out.push_back(c);
+      }
+    }
+    out.push_back('"');
+  };
+  if (node.IsMap()) {
+    out.push_back('{');
+    bool first = true;
+    for (const auto& kv : node) {
+      if (!first) out.push_back(',');
+      first = false;
+      quote(kv.first.as<std::string>());
+      out.push_back(':');
+      appendJson(out, kv.second);
+    }
+    out.push_back('}');
+  } else if (node.IsSequence()) {
+    out.push_back('[');
+    for (size_t i = 0; i < node.size(); ++i) {
+      if (i != 0) out.push_back(',');
+      appendJson(out, node[i]);
+    }
+    out.push_back(']');
+  } else if (node.IsNull()) {
+    out += "null";
+  } else {
+    const std::string s = node.Scalar();
+    const bool quoted = node.Tag() == "!";
+    const bool number = !quoted && !s.empty() &&
+                        s.find_first_not_of("-0123456789.") == std::string::npos &&
+                        std::count(s.begin(), s.end(), '.') <= 1 && s != "-" && s != ".";
+    if (!quoted && (s == "true" || s == "false" || number)) {
+      out += s;
+    } else {
+      quote(s);
+    }
+  }
+}
+
+std::string configzJson(const config::KubeProxyConfiguration& cfg) {
+  std::string out = "{\"kubeproxy.config.k8s.io\":";
+  try {
+    appendJson(out, YAML::Load(config::encodeConfiguration(cfg)));
+  } catch (const std::exception&) {
+    out += "{}";
+  }
+  return out + "}";
+}
+
+Status writeFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  out.close();
+  if (!out) return Error("open " + path + ": cannot write");
+  return okStatus();
+}
+
+// What ends the daemon besides a signal: the first request wins.
+class ExitRequest {
+ public:
+  ExitRequest() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  void request(int code, const std::string& message) {
+    {
+      std::lock_guard lock(mu_);
+      if (requested_) return;
+      requested_ = true;
+      code_ = code;
+      message_ = message;
+    }
+    const uint64_t one = 1;
+    ssize_t n = write(fd_.get(), &one, sizeof(one));
+    (void)n;
+  }
+  int fd() const { return fd_.get(); }
+  int code() const {
+    std::lock_guard lock(mu_);
+    return code_;
+  }
+  std::string message() const {
+    std::lock_guard lock(mu_);
+    return message_;
+  }
+
+ private:
+  UniqueFd fd_;
+  mutable std::mutex mu_;
+  bool requested_ = false;
+  int code_ = 0;
+  std::string message_;
+};
+
+// upstream NodeManager: kube-proxy reads the node's IPs (and, in NodeCIDR mode, its pod CIDRs)
+// once at start and exits when they change or the Node goes away, so the DaemonSet restarts it
+// with fresh values.
+struct NodeAtStart {
+  bool known = false;
+  std::vector<IpAddress> ips;
+  std::vector<std::string> pod_cidrs;
+  bool watch_pod_cidrs = false;
+};
+
+// The daemon's observer: healthz state, metrics, health-check node ports, node changes.
+class DaemonObserver final : public ProxyServerObserver {
+ public:
+  DaemonObserver(const Clock& clock, proxy::ProxyHealthState& health, proxy::ProxyMetrics& metrics,
+                 proxy::ServiceHealthServer& health_checks, NodeAtStart node, ExitRequest& exit)
+      : clock_(clock), health_(health), metrics_(metrics), health_checks_(health_checks), node_(std::move(node)),
+        exit_(exit) {}
+
+  void onSyncLoopStarted(IpFamily family) override {
+    health_.updated(family);
+    metrics_.syncQueued(family, clock_.wallNow());
+  }
+  void onSyncQueued(IpFamily family) override {
+    health_.queuedUpdate(family);
+    metrics_.syncQueued(family, clock_.wallNow());
+  }
+  void onServiceChange(IpFamily, size_t pending) override { metrics_.serviceChange(pending); }
+  void onEndpointSliceChange(IpFamily, bool pending) override { metrics_.endpointSliceChange(pending); }
+  void onChangesCheckedOut(IpFamily) override { metrics_.changesCheckedOut(); }
+
+  void onNode(const api::Node* node) override {
+    if (node == nullptr) {
+      health_.syncNode(false);
+      if (node_.known) exit_.request(1, "Node is being deleted");
+      return;
+    }
+    // TODO(api objects): api::Node carries neither metadata.deletionTimestamp nor spec.taints
+    // yet; when it does, eligible = !deleting && no taint with key proxy::kToBeDeletedTaint.
+    health_.syncNode(true);
+    if (!node_.known) return;
+    if (node_.watch_pod_cidrs && node->pod_cidrs != node_.pod_cidrs) {
+      exit_.request(1, "PodCIDRs changed for the node");
+      return;
+    }
+    if (config::nodeHostIps(*node) != node_.ips) exit_.request(1, "NodeIPs changed for the node");
+  }
+
+  void onSync(const SyncOutcome& outcome) override {
+    if (!outcome.result.ok()) {
+      metrics_.syncFailed(outcome.family, outcome.partial, outcome.duration);
+      return;
+    }
+    metrics_.syncSucceeded(outcome.family, *outcome.result, outcome.changes, clock_.wallNow());
+    health_.updated(outcome.family);
+    for (const auto& e : health_checks_.syncServices(outcome.family, proxy::healthCheckNodePorts(outcome.snapshot))) {
+      log::error("Failed to start healthcheck: {}", e);
+    }
+    health_checks_.syncEndpoints(outcome.family, proxy::localReadyEndpoints(outcome.snapshot));
+  }
+
+ private:
+  const Clock& clock_;
+  proxy::ProxyHealthState& health_;
+  proxy::ProxyMetrics& metrics_;
+  proxy::ServiceHealthServer& health_checks_;
+  NodeAtStart node_;
+  ExitRequest& exit_;
+};
+
+// The sync period of the configured mode (retry delay, canary interval, healthz timeout base).
+std::pair<config::Duration, config::Duration> syncPeriods(const config::KubeProxyConfiguration& cfg) {
+  const std::string mode = cfg.effectiveMode();
+  if (mode == "ipvs") return {cfg.ipvs.sync_period, cfg.ipvs.min_sync_period};
+  if (mode == "nftables") return {cfg.nftables.sync_period, cfg.nftables.min_sync_period};
+  return {cfg.iptables.sync_period, cfg.iptables.min_sync_period};
+}
+
+// upstream: platformCleanup with cleanupAndExit, i.e. every mode's leftovers.
+int runCleanup() {
+  auto env = openLiveEnvironment();
+  if (!env.ok()) return fail(env.error().message);
+  auto report = cleanupIptables(*(*env)->iptables, detectFamilies(**env));
+  for (const auto& e : report.errors) log::error("{}", e);
+  // >>> IPVS CLEANUP PLUGS IN HERE: the IPVS engineer's cleanup of virtual servers, kube-ipvs0
+  // and the KUBE-* ip sets, its errors appended to report.errors. <<<
+  if (!report.errors.empty()) return fail("encountered an error while tearing down rules");
+  return 0;
+}
+
+// upstream --init-only: the privileged node setup, then exit.
+int runInitOnly(const config::KubeProxyConfiguration& cfg) {
+  auto env = openLiveEnvironment();
+  if (!env.ok()) return fail(env.error().message);
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  auto setup = setUpNode(cfg, cfg.effectiveMode() == "iptables" && cfg.iptables.localhost_node_ports,
+                         *(*env)->sysctl, cpus > 0 ? static_cast<int>(cpus) : 1);
+  if (!setup.ok()) return fail(setup.error().message);
+  for (const auto& w : setup->warnings) log::warn("{}", w);
+  return 0;
+}
+
+// upstream applies oomScoreAdj to itself at Run; failures are only logged.
+void applyOomScoreAdj(int32_t value) {
+  std::ofstream out("/proc/self/oom_score_adj");
+  out << value;
+  out.close();
+  if (!out) log::info(2, "Failed to apply OOMScore {}", value);
+}
+
+int runDaemon(const config::KubeProxyFlags& flags, const config::KubeProxyConfiguration& cfg) {
+  if (cfg.effectiveMode() != "iptables") {
+    return fail("proxy mode \"" + cfg.effectiveMode() + "\" is not implemented yet in `kproxy run` (only iptables)");
+  }
+  auto node_name = resolveNodeName("", cfg);
+  if (!node_name.ok()) return fail(node_name.error().message);
+
+  // Block the stop signals in every thread; the main loop reads them from a signalfd.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  UniqueFd signal_fd(signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
 
-  std::vector<std::string> errors;
-  auto fail = [&](int code) {
-    for (const auto& e : errors) log::error("{}", e);
-    return code;
-  };
-  auto loaded = loadConfig(options.config_path, &errors);
-  if (!loaded.ok()) return fail(1);
-  config::KubeProxyConfiguration cfg = loaded->config;
-  for (const auto& w : loaded->warnings) log::warn("{}", w);
-  if (!options.proxy_mode.empty()) cfg.mode = options.proxy_mode;
-  if (cfg.effectiveMode() != "iptables") {
-    errors.push_back("run: proxy mode \"" + cfg.effectiveMode() + "\" is not implemented yet (only iptables)");
-    return fail(1);
+  // upstream Options.initWatcher: a write to or rename of the configuration file ends kube-proxy.
+  UniqueFd config_watch;
+  if (!flags.config_file.empty() && flags.config_file != "-") {
+    config_watch = UniqueFd(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    if (!config_watch || inotify_add_watch(config_watch.get(), flags.config_file.c_str(), IN_MODIFY | IN_MOVE_SELF) < 0) {
+      return fail("cannot watch " + flags.config_file + ": " + std::strerror(errno));
+    }
   }
-  if (options.objects.empty()) {
-    errors.push_back("run: --objects FILE is required (the Kubernetes API source is not built yet)");
-    return fail(1);
-  }
-  auto node_name = resolveNodeName(options.hostname_override, cfg);
-  if (!node_name.ok()) {
-    errors.push_back(node_name.error().message);
-    return fail(1);
-  }
-  // The Node at start supplies node IPs and pod CIDRs, as upstream reads it once at start.
-  std::vector<std::string> decode_errors;
-  api::ClusterState initial = loadManifests(options.objects, &decode_errors);
-  for (const auto& e : decode_errors) log::error("{}", e);
 
-  auto env = openLiveEnvironment();
-  if (!env.ok()) {
-    errors.push_back(env.error().message);
-    return fail(1);
-  }
-  log::info(0, "Using iptables back end: {}", (*env)->backend_reason);
-  auto facts = probeNodeFacts(*(*env)->iptables, (*env)->nfacct.get(), *(*env)->sysctl);
-  if (!facts.ok()) {
-    errors.push_back(facts.error().message);
-    return fail(1);
+  // ----- Where the objects come from, and this node's Node at start. -----
+  api::ClusterState initial;
+  if (!flags.objects.empty()) {
+    std::vector<std::string> decode_errors;
+    initial = loadManifests(flags.objects, &decode_errors);
+    for (const auto& e : decode_errors) log::error("{}", e);
+  } else {
+    // >>> KUBERNETES API SOURCE PLUGS IN HERE (1/2) <<<
+    // Build watch::ApiClientConfig from cfg.client_connection (kubeconfig, contentType, qps,
+    // burst) and flags.master (overrides the kubeconfig's server; both empty: in-cluster config),
+    // then wait, as upstream's NodeManager does (poll 1 s, up to 5 min), for this node's Node
+    // (node_name) to exist with addresses, and put it in `initial.nodes`.
+    return fail("the Kubernetes API source is not built yet; give kproxy's --objects FILE");
   }
   const api::Node* node = findNode(initial, *node_name);
+
+  auto env = openLiveEnvironment();
+  if (!env.ok()) return fail(env.error().message);
+  log::info(0, "Using iptables back end: {}", (*env)->backend_reason);
+  auto facts = probeNodeFacts(*(*env)->iptables, (*env)->nfacct.get(), *(*env)->sysctl);
+  if (!facts.ok()) return fail(facts.error().message);
   std::vector<std::string> warnings;
   std::vector<std::unique_ptr<FamilyProxy>> proxies;
   bool localhost_node_ports = false;
-  for (IpFamily family : detectFamilies(**env)) {
+  const std::vector<IpFamily> families = detectFamilies(**env);
+  log::info(0, "kube-proxy running in {} mode", families.size() > 1 ? "dual-stack" : "single-stack");
+  for (IpFamily family : families) {
     auto f = buildIptablesFamily(**env, cfg, family, *node_name, node, *facts, &warnings);
-    if (!f.ok()) {
-      errors.push_back(f.error().message);
-      return fail(1);
-    }
+    if (!f.ok()) return fail(f.error().message);
     localhost_node_ports |= (*f)->proxier->settings().localhost_node_ports;
     proxies.push_back(std::move(*f));
   }
   const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   auto setup = setUpNode(cfg, localhost_node_ports, *(*env)->sysctl, cpus > 0 ? static_cast<int>(cpus) : 1);
-  if (!setup.ok()) {
-    errors.push_back(setup.error().message);
-    return fail(1);
-  }
+  if (!setup.ok()) return fail(setup.error().message);
   for (const auto& w : setup->warnings) warnings.push_back(w);
   for (const auto& w : warnings) log::warn("{}", w);
 
-  ProxyServer::Options server_options{.min_sync_period = cfg.iptables.min_sync_period,
-                                      .sync_period = cfg.iptables.sync_period};
-  ProxyServer server(std::move(proxies), server_options, (*env)->clock);
-  server.start();
-  watch::FileObjectSource source(options.objects, *node_name, server,
-                                 [](const std::string& e) { log::error("objects: {}", e); });
-  std::jthread source_thread([&source](std::stop_token stop) { source.run(stop); });
+  // ----- Health, metrics, health-check node ports. -----
+  ExitRequest exit_request;
+  const auto [sync_period, min_sync_period] = syncPeriods(cfg);
+  proxy::ProxyHealthState health((*env)->clock, 2 * sync_period);
+  proxy::MetricsRegistry registry;
+  proxy::ProxyMetrics metrics(registry, cfg.effectiveMode());
+  proxy::registerProcessMetrics(registry, kKubernetesGitVersion);
+  // Its own netlink socket: the proxiers use theirs from the runner threads.
+  std::shared_ptr<netlink::NfacctClient> nfacct_reader = netlink::newNetlinkNfacct();
+  auto nfacct_mu = std::make_shared<std::mutex>();
+  metrics.registerNfacctCollectors([nfacct_reader, nfacct_mu](std::string_view counter) -> std::optional<uint64_t> {
+    std::lock_guard lock(*nfacct_mu);
+    auto packets = nfacct_reader->packets(counter);
+    if (!packets.ok()) return std::nullopt;
+    return *packets;
+  });
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  log::info(0, "Received signal {}, stopping (rules are left in place)", signal_number);
-  source_thread.request_stop();
-  source_thread.join();
+  const bool has_v6 = std::find(families.begin(), families.end(), IpFamily::kIPv6) != families.end();
+  proxy::ServiceHealthServer health_checks(
+      health, proxy::ServiceHealthServer::Options{.node_name = *node_name, .wildcard_host = has_v6 ? "::" : "0.0.0.0"});
+  for (const auto& f : proxies) {
+    const config::ProxierSettings& s = f->proxier->settings();
+    proxy::HealthCheckListenSpec spec;
+    spec.all = s.node_port_addresses.match_all;
+    if (!spec.all) spec.ips = s.node_port_addresses.nodeIps(s.facts.local_addresses);
+    health_checks.setListenSpec(f->family, std::move(spec));
+  }
+
+  NodeAtStart node_at_start;
+  if (node != nullptr) {
+    node_at_start.known = true;
+    node_at_start.ips = config::nodeHostIps(*node);
+    node_at_start.pod_cidrs = node->pod_cidrs;
+    node_at_start.watch_pod_cidrs = cfg.effectiveDetectLocalMode() == "NodeCIDR";
+  }
+  DaemonObserver observer((*env)->clock, health, metrics, health_checks, node_at_start, exit_request);
+
+  server::HealthzServer healthz(health, &metrics);
+  if (!cfg.healthz_bind_address.empty()) {
+    healthz.start({.address = cfg.healthz_bind_address,
+                   .hard_fail = cfg.bind_address_hard_fail,
+                   .on_error = [&exit_request, hard = cfg.bind_address_hard_fail](const Error& e) {
+                     log::error("Healthz server failed: {}", e.message);
+                     // upstream also records a FailedToStartProxierHealthcheck event (no events yet).
+                     if (hard) exit_request.request(1, "healthz server failed: " + e.message);
+                   }});
+  }
+  server::MetricsServer metrics_server(registry, cfg.effectiveMode(), [cfg] { return configzJson(cfg); });
+  if (!cfg.metrics_bind_address.empty()) {
+    metrics_server.start({.address = cfg.metrics_bind_address,
+                          .hard_fail = cfg.bind_address_hard_fail,
+                          .on_error = [&exit_request, hard = cfg.bind_address_hard_fail](const Error& e) {
+                            log::error("starting metrics server failed: {}", e.message);
+                            if (hard) exit_request.request(1, "starting metrics server failed: " + e.message);
+                          }});
+  }
+  applyOomScoreAdj(cfg.oom_score_adj);
+
+  ProxyServer::Options server_options{.min_sync_period = min_sync_period, .sync_period = sync_period};
+  ProxyServer server(std::move(proxies), server_options, (*env)->clock, &observer);
+  server.start();
+
+  std::jthread source_thread;
+  if (!flags.objects.empty()) {
+    source_thread = std::jthread([&server, &flags, name = *node_name](std::stop_token stop) {
+      watch::FileObjectSource source(flags.objects, name, server,
+                                     [](const std::string& e) { log::error("objects: {}", e); });
+      source.run(stop);
+    });
+  } else {
+    // >>> KUBERNETES API SOURCE PLUGS IN HERE (2/2) <<<
+    // source_thread = std::jthread([&](std::stop_token stop) {
+    //   watch::ApiObjectSource source(api_config, *node_name, server,
+    //                                 [](const std::string& e) { log::error("{}", e); });
+    //   source.run(stop);
+    // });
+    // ProxyServer starts syncing once the source reports Services and EndpointSlices synced
+    // (onSynced), as upstream waits for its informers.
+  }
+
+  // ----- Wait for a signal, a changed configuration file, or an exit request. -----
+  int code = 0;
+  while (true) {
+    pollfd fds[3] = {{signal_fd.get(), POLLIN, 0}, {exit_request.fd(), POLLIN, 0}, {config_watch.get(), POLLIN, 0}};
+    const nfds_t n = config_watch ? 3 : 2;
+    if (poll(fds, n, -1) < 0) {
+      if (errno == EINTR) continue;
+      code = fail(std::string("poll: ") + std::strerror(errno));
+      break;
+    }
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info{};
+      ssize_t r = read(signal_fd.get(), &info, sizeof(info));
+      (void)r;
+      log::info(0, "Received signal {}, stopping (rules are left in place)", info.ssi_signo);
+      break;
+    }
+    if (fds[1].revents & POLLIN) {
+      code = exit_request.code();
+      log::error("{}", exit_request.message());
+      break;
+    }
+    if (n == 3 && (fds[2].revents & POLLIN)) {
+      alignas(inotify_event) char buf[4096];
+      const ssize_t r = read(config_watch.get(), buf, sizeof(buf));
+      bool changed = false;
+      for (ssize_t off = 0; off < r;) {
+        const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
+        if (ev->mask & (IN_MODIFY | IN_MOVE_SELF)) changed = true;
+        off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+      }
+      if (changed) {
+        code = fail("content of the proxy server's configuration file was updated");
+        break;
+      }
+    }
+  }
+  if (source_thread.joinable()) {
+    source_thread.request_stop();
+    source_thread.join();
+  }
   server.stop();
-  return 0;
+  healthz.stop();
+  metrics_server.stop();
+  return code;
+}
+
+}  // namespace
+
+int runKubeProxy(const std::vector<std::string>& args) {
+  auto parsed = config::parseKubeProxyFlags(args);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "Error: %s\nRun 'kube-proxy --help' for usage.\n", parsed.error().message.c_str());
+    return 1;
+  }
+  const config::KubeProxyFlags& flags = *parsed;
+  if (flags.help) {
+    std::fputs(config::kubeProxyUsage().c_str(), stdout);
+    return 0;
+  }
+  if (flags.version == "true" || flags.version == "raw") return printVersion(flags.version);
+  for (const auto& w : flags.warnings) std::fprintf(stderr, "%s\n", w.c_str());
+
+  auto completed = config::completeConfiguration(flags, readInput);
+  if (!completed.ok()) return fail("failed complete: " + completed.error().message);
+  const config::KubeProxyConfiguration& cfg = completed->config;
+  log::setVerbosity(cfg.logging.verbosity);
+  if (cfg.logging.format != "text") log::warn("logging format \"{}\" requested; kproxy logs text", cfg.logging.format);
+  for (const auto& line : config::printFlags(flags)) log::info(1, "{}", line);
+  for (const auto& w : completed->warnings) log::warn("{}", w);
+  if (flags.config_file.empty()) {
+    log::info(0,
+              "Warning, all flags other than --config, --write-config-to, and --cleanup are deprecated, please "
+              "begin using a config file ASAP");
+  }
+  if (auto errors = config::validateConfiguration(cfg); !errors.empty()) {
+    return fail("failed validate: " + aggregate(errors));
+  }
+
+  if (!flags.write_config_to.empty()) {
+    if (auto s = writeFile(flags.write_config_to, config::encodeConfiguration(cfg)); !s.ok()) {
+      return fail(s.error().message);
+    }
+    log::info(0, "Wrote configuration to {}", flags.write_config_to);
+    return 0;
+  }
+  // upstream platformCleanup: without --cleanup only other modes' leftovers are removed, which for
+  // iptables mode means nftables' (kproxy has no nftables mode, so nothing to do).
+  if (flags.cleanup) return runCleanup();
+  if (flags.init_only) return runInitOnly(cfg);
+  return runDaemon(flags, cfg);
 }
 
 Verb addRunVerb(CLI::App& app) {
-  auto options = std::make_shared<RunOptions>();
-  auto* cmd = app.add_subcommand("run", "Run the proxy daemon");
-  cmd->add_option("--config", options->config_path, "KubeProxyConfiguration file");
-  cmd->add_option("--objects", options->objects, "Manifest files to take objects from, re-read when they change");
-  cmd->add_option("--hostname-override", options->hostname_override, "This node's name");
-  cmd->add_option("--proxy-mode", options->proxy_mode, "iptables");
-  cmd->add_option("-v,--v", options->verbosity, "Log verbosity");
-  return {cmd, [options] { return runDaemon(*options); }};
+  auto* cmd = app.add_subcommand("run", "Run the proxy daemon (kube-proxy's flags; see `kproxy run --help`)");
+  // kube-proxy's own parser (src/config/flags.h) reads everything after the verb.
+  cmd->prefix_command();
+  cmd->set_help_flag();
+  return {cmd, [cmd] { return runKubeProxy(cmd->remaining()); }};
 }
 
 }  // namespace kproxy::cli

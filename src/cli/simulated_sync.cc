@@ -1,5 +1,7 @@
 #include "src/cli/simulated_sync.h"
 
+#include "src/cli/tracker_feed.h"
+
 #include <map>
 #include <set>
 
@@ -10,33 +12,10 @@
 
 namespace kproxy::cli {
 
-void feedClusterState(tracker::ProxyStateTracker& tracker, const api::ClusterState& previous, const api::ClusterState& current) {
-  // Services: add / update / delete by namespace/name.
-  std::map<api::NamespacedName, const api::Service*> before, after;
-  for (const auto& s : previous.services) before[s->meta.namespacedName()] = s.get();
-  for (const auto& s : current.services) after[s->meta.namespacedName()] = s.get();
-  for (const auto& [name, svc] : after) {
-    auto it = before.find(name);
-    if (it == before.end()) {
-      tracker.onServiceAdd(*svc);
-    } else {
-      tracker.onServiceUpdate(*it->second, *svc);
-    }
-  }
-  for (const auto& [name, svc] : before) {
-    if (after.count(name) == 0) tracker.onServiceDelete(*svc);
-  }
-  // EndpointSlices: by namespace/name.
-  std::map<api::NamespacedName, std::shared_ptr<const api::EndpointSlice>> slices_before, slices_after;
-  for (const auto& s : previous.endpoint_slices) slices_before[s->meta.namespacedName()] = s;
-  for (const auto& s : current.endpoint_slices) slices_after[s->meta.namespacedName()] = s;
-  for (const auto& [name, slice] : slices_after) tracker.onEndpointSliceUpdate(slice);
-  for (const auto& [name, slice] : slices_before) {
-    if (slices_after.count(name) == 0) tracker.onEndpointSliceDelete(slice);
-  }
-  // This node.
-  const api::Node* node = findNode(current, tracker.nodeName());
-  tracker.onNodeUpdate(node);
+void feedClusterState(tracker::ProxyStateTracker& tracker, const api::ClusterState& previous,
+                      const api::ClusterState& current) {
+  TrackerFeed feed({&tracker});
+  watch::emitDifference(previous, current, feed, tracker.nodeName());
 }
 
 std::optional<SimulatedSyncs> simulateSyncs(const RenderOptions& options, std::string& err, const PlanObserver& each_plan) {

@@ -60,7 +60,7 @@ std::vector<netlink::ConntrackFlow> staleFlows(const tracker::ProxySnapshot& sna
   }
 
   std::vector<netlink::ConntrackFlow> stale;
-  return stale;
+  if (frontends.empty() && node_ports.empty()) return stale;
   for (const auto& flow : udp_flows) {
     if (flow.protocol != netlink::kIpProtoUdp || flow.family != snapshot.family) continue;
     const HostPort reply_source{flow.reply_src, flow.reply_sport};

@@ -13,7 +13,7 @@
 #include "modes/common/restore_text.h"
 #include "tests/golden/golden_case.h"
 #include "tests/golden/normalize.h"
-#include "tests/golden/text_diff.h"
+#include "src/util/text_diff.h"
 
 namespace kproxy::golden {
 namespace {

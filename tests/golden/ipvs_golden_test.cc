@@ -33,7 +33,7 @@
 #include "modes/common/restore_text.h"
 #include "src/cli/render_command.h"
 #include "tests/golden/golden_case.h"
-#include "tests/golden/text_diff.h"
+#include "src/util/text_diff.h"
 
 namespace kproxy::golden {
 namespace {
@@ -131,7 +131,8 @@ std::vector<IpvsCase> discoverIpvsCases() {
     IpvsCase c{.name = dir.filename().string(), .dir = dir};
     auto problem = [&]() -> std::string {
       if (!fs::exists(dir / "UPSTREAM")) return "missing UPSTREAM";
-      c.upstream = lines(readFileOrEmpty(dir / "UPSTREAM")).front();
+      const auto upstream_lines = lines(readFileOrEmpty(dir / "UPSTREAM"));
+      c.upstream = upstream_lines.empty() ? "" : upstream_lines.front();
       if (!fs::exists(dir / "config.yaml")) return "missing config.yaml";
       cli::RenderOptions base;
       base.config_path = (dir / "config.yaml").string();
@@ -396,6 +397,42 @@ std::string caseName(const ::testing::TestParamInfo<IpvsCase>& info) {
 INSTANTIATE_TEST_SUITE_P(Ipvs, IpvsGoldenTest, ::testing::ValuesIn(discoverIpvsCases()), caseName);
 
 TEST(GoldenCases, AtLeastTwentyFiveIpvsCases) { EXPECT_GE(discoverIpvsCases().size(), 25u); }
+
+// Without --output-dir the four files go to stdout in order, each after exactly one "#" line.
+// `mode: ipvs` in the configuration selects IPVS mode; --proxy-mode wins over it.
+TEST(IpvsRender, StdoutSectionsAndModeSelection) {
+  const fs::path dir = kIpvsDir / "upstream-load-balancer-source-ranges";
+  cli::RenderOptions options;
+  options.files = {(dir / "cluster.yaml").string()};
+  options.config_path = (dir / "config.yaml").string();  // says mode: ipvs
+  options.node_facts_path = (dir / "node-facts.yaml").string();
+  std::string out, err;
+  ASSERT_EQ(cli::runRender(options, out, err), 0) << err;
+
+  std::vector<std::string> headers;
+  std::vector<std::string> sections;
+  for (const auto& line : lines(out)) {
+    if (!line.empty() && line[0] == '#') {
+      headers.push_back(line);
+      sections.emplace_back();
+      continue;
+    }
+    ASSERT_FALSE(sections.empty()) << "output before the first section header: " << line;
+    sections.back() += line + "\n";
+  }
+  ASSERT_EQ(sections.size(), 4u) << out;
+  EXPECT_EQ(headers[0].rfind("# ipvsadm", 0), 0u);
+  EXPECT_EQ(headers[1].rfind("# ipset", 0), 0u);
+  EXPECT_EQ(headers[2].rfind("# kube-ipvs0", 0), 0u);
+  EXPECT_EQ(headers[3].rfind("# iptables-restore", 0), 0u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(sections[i], readFileOrEmpty(dir / "expected" / kOutputFiles[i])) << kOutputFiles[i];
+  }
+
+  options.proxy_mode = "iptables";
+  ASSERT_EQ(cli::runRender(options, out, err), 0) << err;
+  EXPECT_EQ(out.rfind("*filter\n", 0), 0u) << "--proxy-mode iptables must win over mode: ipvs";
+}
 
 }  // namespace
 }  // namespace kproxy::golden

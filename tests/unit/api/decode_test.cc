@@ -871,7 +871,7 @@ items:
 )";
 
 const char kSampleJson[] = R"({"apiVersion": "v1", "kind": "List", "items": [
- {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "labels": {"app": "w\u0065b"}},
+ {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "l\u0061bels": {"app": "w\u0065b"}},
   "spec": {"clusterIP": "10.0.0.1", "ports": [{"name": "http", "port": 80}], "sessionAffinity": "ClientIP"}},
  {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
   "metadata": {"name": "web-1", "labels": {"kubernetes.io/service-name": "web"}},

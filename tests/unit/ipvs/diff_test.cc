@@ -4,27 +4,16 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/ipvs/ipvs_builders.h"
+
 #include <algorithm>
 
 namespace kproxy::ipvs {
 namespace {
 
-IpAddress ip(std::string_view text) { return *IpAddress::parse(text); }
-
-VirtualServer vs(std::string_view address, uint16_t port, api::Protocol protocol = api::Protocol::kTCP,
-                 std::vector<RealServer> rss = {}) {
-  VirtualServer v;
-  v.address = ip(address);
-  v.port = port;
-  v.protocol = protocol;
-  v.netmask = defaultNetmask(v.address.family());
-  v.real_servers = std::move(rss);
-  return v;
-}
-
-RealServer rs(std::string_view address, uint16_t port, int weight = 1) {
-  return RealServer{.address = ip(address), .port = port, .weight = weight};
-}
+using testing::ip;
+using testing::rs;
+using testing::vs;
 
 IpSet set(std::string name, IpSetType type, std::vector<std::string> members = {}) {
   IpSet s{.name = std::move(name), .type = type, .members = std::move(members)};

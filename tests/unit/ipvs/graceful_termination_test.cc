@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/ipvs/ipvs_builders.h"
+
 namespace kproxy::ipvs {
 namespace {
 
-IpAddress ip(std::string_view text) { return *IpAddress::parse(text); }
+using testing::ip;
 
 DestinationRef dest(std::string_view vip, api::Protocol protocol, std::string_view rip, uint16_t rport = 8080) {
   return {{ip(vip), protocol, 80}, ip(rip), rport};

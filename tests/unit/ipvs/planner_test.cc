@@ -5,12 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/ipvs/ipvs_builders.h"
+
 #include "tests/unit/tracker/builders.h"
 
 namespace kproxy::ipvs {
 namespace {
 
-IpAddress ip(std::string_view text) { return *IpAddress::parse(text); }
+using testing::ip;
 
 config::ProxierSettings fakeSettings() {
   config::ProxierSettings s;
@@ -41,12 +43,12 @@ class IpvsPlannerTest : public ::testing::Test {
     return planIpvs({.snapshot = snapshot_.get(), .settings = &settings_, .ipvs = &ipvs_,
                      .kube_ipvs0_addresses = kube_ipvs0});
   }
-  void add(const api::Service& svc, std::vector<testing::EndpointSpec> eps = {},
-           std::vector<testing::PortSpec> ports = {testing::PortSpec{}}) {
+  void add(const api::Service& svc, std::vector<kproxy::testing::EndpointSpec> eps = {},
+           std::vector<kproxy::testing::PortSpec> ports = {kproxy::testing::PortSpec{}}) {
     tracker_.onServiceAdd(svc);
     if (!eps.empty()) {
       tracker_.onEndpointSliceAdd(
-          testing::makeSlice(svc.meta.namespace_, svc.meta.name, svc.meta.name + "-1", std::move(eps), ports));
+          kproxy::testing::makeSlice(svc.meta.namespace_, svc.meta.name, svc.meta.name + "-1", std::move(eps), ports));
     }
   }
 
@@ -62,7 +64,7 @@ TEST_F(IpvsPlannerTest, KubeIpvs0AddressesAreNotNodeAddresses) {
   settings_.facts.local_addresses = {*InterfaceAddress::parse("192.168.0.2/24"),
                                      *InterfaceAddress::parse("172.30.0.10/32"),
                                      *InterfaceAddress::parse("127.0.0.1/8")};
-  add(testing::makeService("ns1", "np", "172.30.0.10", {{.port = 80, .node_port = 30080}}));
+  add(kproxy::testing::makeService("ns1", "np", "172.30.0.10", {{.port = 80, .node_port = 30080}}));
   const std::vector<IpAddress> bound = {ip("172.30.0.10")};
   EXPECT_EQ(keys(plan(&bound).state), (std::vector<std::string>{"172.30.0.10:80/TCP", "192.168.0.2:30080/TCP"}));
   // Without the hint, the address counts as the node's (render assumes facts without kube-ipvs0).
@@ -76,7 +78,7 @@ TEST_F(IpvsPlannerTest, NodePortAddressCidrsIncludeKubeIpvs0Addresses) {
   settings_.node_port_addresses.cidrs = {*Cidr::parse("172.30.0.0/16"), *Cidr::parse("127.0.0.0/8")};
   settings_.facts.local_addresses = {*InterfaceAddress::parse("192.168.0.2/24"),
                                      *InterfaceAddress::parse("127.0.0.1/8")};
-  add(testing::makeService("ns1", "np", "172.30.0.10", {{.port = 80, .node_port = 30080}}));
+  add(kproxy::testing::makeService("ns1", "np", "172.30.0.10", {{.port = 80, .node_port = 30080}}));
   const std::vector<IpAddress> bound = {ip("172.30.0.10")};
   EXPECT_EQ(keys(plan(&bound).state), (std::vector<std::string>{"172.30.0.10:80/TCP", "172.30.0.10:30080/TCP"}));
 }
@@ -88,7 +90,7 @@ TEST_F(IpvsPlannerTest, Ipv6LinkLocalAndLoopbackAreNeverNodeAddresses) {
                                      *InterfaceAddress::parse("2001:db8::2/64"),
                                      *InterfaceAddress::parse("192.168.0.2/24")};
   tracker::ProxyStateTracker tracker6{{.family = IpFamily::kIPv6, .node_name = "test-node"}};
-  tracker6.onServiceAdd(testing::makeService("ns1", "np", "fd00::10", {{.port = 80, .node_port = 30080}}));
+  tracker6.onServiceAdd(kproxy::testing::makeService("ns1", "np", "fd00::10", {{.port = 80, .node_port = 30080}}));
   auto snapshot = tracker6.checkout().first;
   auto p = planIpvs({.snapshot = snapshot.get(), .settings = &settings_, .ipvs = &ipvs_});
   EXPECT_EQ(keys(p.state), (std::vector<std::string>{"[2001:db8::2]:30080/TCP", "[fd00::10]:80/TCP"}));
@@ -119,18 +121,18 @@ TEST_F(IpvsPlannerTest, NoLocalEndpointsMetric) {
     SCOPED_TRACE(c.name);
     settings_.facts.local_addresses = {*InterfaceAddress::parse("10.0.0.1/32")};
     tracker::ProxyStateTracker tracker{{.family = IpFamily::kIPv4, .node_name = "test-node"}};
-    auto svc = testing::makeService("ns1", "svc1", "172.20.1.1", {{.port = 80, .node_port = 30000}});
+    auto svc = kproxy::testing::makeService("ns1", "svc1", "172.20.1.1", {{.port = 80, .node_port = 30000}});
     svc.internal_traffic_policy = c.itp;
     if (!c.etp.empty()) {
       svc.type = "NodePort";
       svc.external_traffic_policy = c.etp;
     }
     tracker.onServiceAdd(svc);
-    std::vector<testing::EndpointSpec> eps;
+    std::vector<kproxy::testing::EndpointSpec> eps;
     for (size_t i = 0; i < c.nodes.size(); ++i) {
       eps.push_back({.ip = "10.0.1." + std::to_string(i + 1), .ready = true, .node = c.nodes[i]});
     }
-    tracker.onEndpointSliceAdd(testing::makeSlice("ns1", "svc1", "svc1-1", eps));
+    tracker.onEndpointSliceAdd(kproxy::testing::makeSlice("ns1", "svc1", "svc1-1", eps));
     auto snapshot = tracker.checkout().first;
     auto p = planIpvs({.snapshot = snapshot.get(), .settings = &settings_, .ipvs = &ipvs_});
     EXPECT_EQ(p.no_local_endpoints_internal, c.internal);
@@ -156,7 +158,7 @@ TEST_F(IpvsPlannerTest, SysctlsAndStrictArp) {
 TEST_F(IpvsPlannerTest, SchedulerAndMhFlagOnEveryVirtualServer) {
   ipvs_.scheduler = "mh";
   settings_.facts.local_addresses = {*InterfaceAddress::parse("192.168.0.2/24")};
-  auto svc = testing::makeService("ns1", "svc1", "172.30.0.1", {{.port = 80, .node_port = 30080}});
+  auto svc = kproxy::testing::makeService("ns1", "svc1", "172.30.0.1", {{.port = 80, .node_port = 30080}});
   svc.external_ips = {"203.0.113.1"};
   add(svc);
   auto p = plan();
@@ -170,9 +172,9 @@ TEST_F(IpvsPlannerTest, SchedulerAndMhFlagOnEveryVirtualServer) {
 TEST_F(IpvsPlannerTest, TwoPortsClaimingOneVirtualServerLastWins) {
   // Two services with the same external IP and port: upstream syncs the virtual server once per
   // claim, so the last service port (here in ServicePortName order) keeps its real servers.
-  auto a = testing::makeService("ns1", "a", "172.30.0.1");
+  auto a = kproxy::testing::makeService("ns1", "a", "172.30.0.1");
   a.external_ips = {"203.0.113.1"};
-  auto b = testing::makeService("ns1", "b", "172.30.0.2");
+  auto b = kproxy::testing::makeService("ns1", "b", "172.30.0.2");
   b.external_ips = {"203.0.113.1"};
   add(a, {{.ip = "10.0.1.1"}});
   add(b, {{.ip = "10.0.2.1"}});
@@ -186,7 +188,7 @@ TEST_F(IpvsPlannerTest, TwoPortsClaimingOneVirtualServerLastWins) {
 
 TEST_F(IpvsPlannerTest, DeterministicAndExcludeCidrsCarried) {
   ipvs_.exclude_cidrs = {*Cidr::parse("10.96.0.0/12")};
-  add(testing::makeService("ns1", "svc1", "172.30.0.1"), {{.ip = "10.0.1.1", .node = "test-node"}});
+  add(kproxy::testing::makeService("ns1", "svc1", "172.30.0.1"), {{.ip = "10.0.1.1", .node = "test-node"}});
   auto first = plan();
   auto second = plan();
   EXPECT_EQ(first.state, second.state);
@@ -196,6 +198,27 @@ TEST_F(IpvsPlannerTest, DeterministicAndExcludeCidrsCarried) {
   EXPECT_EQ(members(first.state, "KUBE-LOOP-BACK"), (std::vector<std::string>{"10.0.1.1,tcp:80,10.0.1.1"}));
   EXPECT_EQ(members(first.state, "KUBE-IPVS-IPS"), (std::vector<std::string>{"172.30.0.1"}));
   EXPECT_EQ(first.state.kube_ipvs0_addresses, (std::vector<IpAddress>{ip("172.30.0.1")}));
+}
+
+TEST_F(IpvsPlannerTest, SourceRangesAsTheKernelListsThemAndTheNodeIp) {
+  auto lb = kproxy::testing::makeService("ns1", "lb", "172.30.0.1");
+  lb.type = "LoadBalancer";
+  lb.load_balancer_source_ranges = {"10.0.0.1/32", "203.0.113.0/24"};
+  lb.load_balancer_ingress = {{.ip = "1.2.3.4"}};
+  add(lb);
+  auto blocked = plan();
+  // A host range is listed by the kernel without its length; so is it planned.
+  EXPECT_EQ(members(blocked.state, "KUBE-LOAD-BALANCER-SOURCE-CIDR"),
+            (std::vector<std::string>{"1.2.3.4,tcp:80,10.0.0.1", "1.2.3.4,tcp:80,203.0.113.0/24"}));
+  EXPECT_EQ(members(blocked.state, "KUBE-LOAD-BALANCER-SOURCE-IP"), std::vector<std::string>{});
+  EXPECT_NE(blocked.iptables_payload.find(
+                "-A KUBE-IPVS-OUT-FILTER -s 1.2.3.4 -m ipvs --vaddr 1.2.3.4 --vproto tcp --vport 80 -j DROP\n"),
+            std::string::npos);
+
+  settings_.node_ip = ip("203.0.113.9");  // inside a range: the node may reach the VIP
+  auto allowed = plan();
+  EXPECT_EQ(members(allowed.state, "KUBE-LOAD-BALANCER-SOURCE-IP"), (std::vector<std::string>{"1.2.3.4,tcp:80,1.2.3.4"}));
+  EXPECT_EQ(allowed.iptables_payload.find("KUBE-IPVS-OUT-FILTER -s"), std::string::npos);
 }
 
 TEST(IpvsSettingsFrom, DefaultsFamiliesAndErrors) {

@@ -75,13 +75,20 @@ std::vector<std::string> inOrder(const std::vector<ConntrackFlow>& flows) {
 const PortSpec kDns{.name = "dns", .protocol = kUDP, .port = 53};
 const PortSpec kDnsTarget{.name = "dns", .protocol = kUDP, .port = 5353};
 
+// A dumped flow and whether the plan must find it stale.
+struct FlowCase {
+  ConntrackFlow flow;
+  bool stale = false;
+};
+FlowCase stale(ConntrackFlow flow) { return {std::move(flow), true}; }
+FlowCase kept(ConntrackFlow flow) { return {std::move(flow), false}; }
+
 struct Case {
   std::string name;
   IpFamily family = IpFamily::kIPv4;
   std::vector<api::Service> services;
   std::vector<SlicePtr> slices;
-  std::vector<ConntrackFlow> flows;
-  std::vector<ConntrackFlow> expected_stale;
+  std::vector<FlowCase> flows;
 };
 
 std::vector<Case> planCases() {
@@ -92,9 +99,8 @@ std::vector<Case> planCases() {
           .name = "cluster IP: flow DNATed to an endpoint that is gone is stale, to a serving one is kept",
           .services = {dns},
           .slices = {ep3},
-          .flows = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.9", 5353),
-                    udpFlow("10.0.0.1", 40001, "172.30.0.10", 53, "10.244.0.3", 5353)},
-          .expected_stale = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.9", 5353)},
+          .flows = {stale(udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.9", 5353)),
+                    kept(udpFlow("10.0.0.1", 40001, "172.30.0.10", 53, "10.244.0.3", 5353))},
       },
       {
           // upstream TestCleanStaleEntries, testOldEndpointPort: the endpoint keeps its IP and
@@ -102,27 +108,23 @@ std::vector<Case> planCases() {
           .name = "cluster IP: same endpoint IP on its old port is stale",
           .services = {dns},
           .slices = {ep3},
-          .flows = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.3", 8080)},
-          .expected_stale = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.3", 8080)},
+          .flows = {stale(udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.3", 8080))},
       },
       {
           // upstream TestCleanStaleEntries, testNonServicePort: entries kube-proxy does not own.
           .name = "cluster IP on a port that is not a service port is left alone",
           .services = {dns},
           .slices = {ep3},
-          .flows = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 3000, "10.244.0.9", 5353),
-                    udpFlow("10.0.0.1", 40001, "172.30.0.10", 3000, "172.30.0.10", 3000)},
-          .expected_stale = {},
+          .flows = {kept(udpFlow("10.0.0.1", 40000, "172.30.0.10", 3000, "10.244.0.9", 5353)),
+                    kept(udpFlow("10.0.0.1", 40001, "172.30.0.10", 3000, "172.30.0.10", 3000))},
       },
       {
           .name = "external IPs: each one is a frontend",
           .services = {service({.name = "dns", .ports = {kDns}, .external_ips = {"192.168.99.100", "192.168.99.101"}})},
           .slices = {ep3},
-          .flows = {udpFlow("10.0.0.1", 40000, "192.168.99.100", 53, "10.244.0.9", 5353),
-                    udpFlow("10.0.0.1", 40001, "192.168.99.101", 53, "10.244.0.9", 5353),
-                    udpFlow("10.0.0.1", 40002, "192.168.99.101", 53, "10.244.0.3", 5353)},
-          .expected_stale = {udpFlow("10.0.0.1", 40000, "192.168.99.100", 53, "10.244.0.9", 5353),
-                             udpFlow("10.0.0.1", 40001, "192.168.99.101", 53, "10.244.0.9", 5353)},
+          .flows = {stale(udpFlow("10.0.0.1", 40000, "192.168.99.100", 53, "10.244.0.9", 5353)),
+                    stale(udpFlow("10.0.0.1", 40001, "192.168.99.101", 53, "10.244.0.9", 5353)),
+                    kept(udpFlow("10.0.0.1", 40002, "192.168.99.101", 53, "10.244.0.3", 5353))},
       },
       {
           .name = "load-balancer VIPs are frontends; ipMode Proxy ingress IPs and hostnames are not",
@@ -134,24 +136,20 @@ std::vector<Case> planCases() {
                                             {.ip = "1.2.3.6", .ip_mode = "Proxy"},
                                             {.hostname = "lb.example.com"}}})},
           .slices = {ep3},
-          .flows = {udpFlow("10.0.0.1", 40000, "1.2.3.4", 53, "10.244.0.9", 5353),
-                    udpFlow("10.0.0.1", 40001, "1.2.3.5", 53, "10.244.0.9", 5353),
-                    udpFlow("10.0.0.1", 40002, "1.2.3.6", 53, "10.244.0.9", 5353),
-                    udpFlow("10.0.0.1", 40003, "1.2.3.4", 53, "10.244.0.3", 5353)},
-          .expected_stale = {udpFlow("10.0.0.1", 40000, "1.2.3.4", 53, "10.244.0.9", 5353),
-                             udpFlow("10.0.0.1", 40001, "1.2.3.5", 53, "10.244.0.9", 5353)},
+          .flows = {stale(udpFlow("10.0.0.1", 40000, "1.2.3.4", 53, "10.244.0.9", 5353)),
+                    stale(udpFlow("10.0.0.1", 40001, "1.2.3.5", 53, "10.244.0.9", 5353)),
+                    kept(udpFlow("10.0.0.1", 40002, "1.2.3.6", 53, "10.244.0.9", 5353)),
+                    kept(udpFlow("10.0.0.1", 40003, "1.2.3.4", 53, "10.244.0.3", 5353))},
       },
       {
           .name = "node port: on any destination address, a reply source outside the serving set is stale",
           .services = {service({.name = "dns", .ports = {{.name = "dns", .protocol = kUDP, .port = 53, .node_port = 32000}},
                                 .type = "NodePort"})},
           .slices = {ep3},
-          .flows = {udpFlow("10.0.0.1", 40000, "192.168.0.10", 32000, "10.244.0.9", 5353),
-                    udpFlow("10.0.0.1", 40001, "127.0.0.1", 32000, "10.244.0.9", 5353),
-                    udpFlow("10.0.0.1", 40002, "192.168.0.10", 32000, "10.244.0.3", 5353),
-                    udpFlow("10.0.0.1", 40003, "192.168.0.10", 32001, "10.244.0.9", 5353)},
-          .expected_stale = {udpFlow("10.0.0.1", 40000, "192.168.0.10", 32000, "10.244.0.9", 5353),
-                             udpFlow("10.0.0.1", 40001, "127.0.0.1", 32000, "10.244.0.9", 5353)},
+          .flows = {stale(udpFlow("10.0.0.1", 40000, "192.168.0.10", 32000, "10.244.0.9", 5353)),
+                    stale(udpFlow("10.0.0.1", 40001, "127.0.0.1", 32000, "10.244.0.9", 5353)),
+                    kept(udpFlow("10.0.0.1", 40002, "192.168.0.10", 32000, "10.244.0.3", 5353)),
+                    kept(udpFlow("10.0.0.1", 40003, "192.168.0.10", 32001, "10.244.0.9", 5353))},
       },
       {
           // upstream checks the node port after a frontend that matched with a valid endpoint; a
@@ -165,9 +163,8 @@ std::vector<Case> planCases() {
                                 .type = "NodePort"})},
           .slices = {slice("a", {serving("10.244.0.3")}, {{.name = "p", .protocol = kUDP, .port = 5353}}),
                      slice("b", {serving("10.244.1.3")}, {{.name = "p", .protocol = kUDP, .port = 5353}})},
-          .flows = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 32000, "10.244.0.3", 5353),
-                    udpFlow("10.0.0.1", 40001, "192.168.0.10", 32000, "10.244.1.3", 5353)},
-          .expected_stale = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 32000, "10.244.0.3", 5353)},
+          .flows = {stale(udpFlow("10.0.0.1", 40000, "172.30.0.10", 32000, "10.244.0.3", 5353)),
+                    kept(udpFlow("10.0.0.1", 40001, "192.168.0.10", 32000, "10.244.1.3", 5353))},
       },
       {
           // upstream TestCleanStaleEntries, "non-DNATed mock entries": sent while the service had no
@@ -176,12 +173,9 @@ std::vector<Case> planCases() {
           .services = {service({.name = "dns", .ports = {{.name = "dns", .protocol = kUDP, .port = 53, .node_port = 32000}},
                                 .type = "NodePort", .external_ips = {"192.168.99.100"}})},
           .slices = {ep3},
-          .flows = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "172.30.0.10", 53),
-                    udpFlow("10.0.0.1", 40001, "192.168.99.100", 53, "192.168.99.100", 53),
-                    udpFlow("10.0.0.1", 40002, "192.168.0.10", 32000, "192.168.0.10", 32000)},
-          .expected_stale = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "172.30.0.10", 53),
-                             udpFlow("10.0.0.1", 40001, "192.168.99.100", 53, "192.168.99.100", 53),
-                             udpFlow("10.0.0.1", 40002, "192.168.0.10", 32000, "192.168.0.10", 32000)},
+          .flows = {stale(udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "172.30.0.10", 53)),
+                    stale(udpFlow("10.0.0.1", 40001, "192.168.99.100", 53, "192.168.99.100", 53)),
+                    stale(udpFlow("10.0.0.1", 40002, "192.168.0.10", 32000, "192.168.0.10", 32000))},
       },
       {
           // upstream TestServiceWithoutEndpoints (its slice names another service).
@@ -189,18 +183,16 @@ std::vector<Case> planCases() {
           .services = {service({.name = "dns", .ports = {{.name = "dns", .protocol = kUDP, .port = 53, .node_port = 32000}},
                                 .type = "NodePort"})},
           .slices = {slice("non-existing-service", {serving("10.244.0.3")}, {kDnsTarget})},
-          .flows = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.3", 5353),
-                    udpFlow("10.0.0.1", 40001, "172.30.0.10", 53, "10.244.0.9", 5353),
-                    udpFlow("10.0.0.1", 40002, "172.30.0.10", 53, "172.30.0.10", 53),
-                    udpFlow("10.0.0.1", 40003, "192.168.0.10", 32000, "10.244.0.9", 5353)},
-          .expected_stale = {},
+          .flows = {kept(udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.3", 5353)),
+                    kept(udpFlow("10.0.0.1", 40001, "172.30.0.10", 53, "10.244.0.9", 5353)),
+                    kept(udpFlow("10.0.0.1", 40002, "172.30.0.10", 53, "172.30.0.10", 53)),
+                    kept(udpFlow("10.0.0.1", 40003, "192.168.0.10", 32000, "10.244.0.9", 5353))},
       },
       {
           .name = "a service whose endpoints are all not serving counts as one without endpoints",
           .services = {dns},
           .slices = {slice("dns", {notServing("10.244.0.3"), notServing("10.244.0.4")}, {kDnsTarget})},
-          .flows = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.9", 5353)},
-          .expected_stale = {},
+          .flows = {kept(udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.9", 5353))},
       },
       {
           // upstream TestCleanStaleEntries: testNonServingEndpointIP's entries go, testServingEndpointIP's stay.
@@ -212,20 +204,17 @@ std::vector<Case> planCases() {
                             {.ip = "10.244.0.5", .ready = false, .serving = false, .terminating = true},
                             notServing("10.244.0.6")},
                            {kDnsTarget})},
-          .flows = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.3", 5353),
-                    udpFlow("10.0.0.1", 40001, "172.30.0.10", 53, "10.244.0.4", 5353),
-                    udpFlow("10.0.0.1", 40002, "172.30.0.10", 53, "10.244.0.5", 5353),
-                    udpFlow("10.0.0.1", 40003, "172.30.0.10", 53, "10.244.0.6", 5353)},
-          .expected_stale = {udpFlow("10.0.0.1", 40002, "172.30.0.10", 53, "10.244.0.5", 5353),
-                             udpFlow("10.0.0.1", 40003, "172.30.0.10", 53, "10.244.0.6", 5353)},
+          .flows = {kept(udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.3", 5353)),
+                    kept(udpFlow("10.0.0.1", 40001, "172.30.0.10", 53, "10.244.0.4", 5353)),
+                    stale(udpFlow("10.0.0.1", 40002, "172.30.0.10", 53, "10.244.0.5", 5353)),
+                    stale(udpFlow("10.0.0.1", 40003, "172.30.0.10", 53, "10.244.0.6", 5353))},
       },
       {
           .name = "an endpoint with no serving condition is serving when ready (the API default)",
           .services = {dns},
           .slices = {slice("dns", {{.ip = "10.244.0.3"}, {.ip = "10.244.0.4", .ready = true}}, {kDnsTarget})},
-          .flows = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.3", 5353),
-                    udpFlow("10.0.0.1", 40001, "172.30.0.10", 53, "10.244.0.4", 5353)},
-          .expected_stale = {},
+          .flows = {kept(udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.3", 5353)),
+                    kept(udpFlow("10.0.0.1", 40001, "172.30.0.10", 53, "10.244.0.4", 5353))},
       },
       {
           .name = "traffic policies and topology are ignored: a remote endpoint of an eTP/iTP Local service is valid",
@@ -236,9 +225,8 @@ std::vector<Case> planCases() {
                                 .internal_traffic_policy = "Local"})},
           .slices = {slice("dns", {{.ip = "10.244.5.3", .ready = true, .node = "node-b", .zones = {"zone-b"}}},
                            {kDnsTarget})},
-          .flows = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.5.3", 5353),
-                    udpFlow("10.0.0.1", 40001, "192.168.0.10", 32000, "10.244.5.3", 5353)},
-          .expected_stale = {},
+          .flows = {kept(udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.5.3", 5353)),
+                    kept(udpFlow("10.0.0.1", 40001, "192.168.0.10", 32000, "10.244.5.3", 5353))},
       },
       {
           .name = "TCP and SCTP service ports map nothing",
@@ -248,10 +236,9 @@ std::vector<Case> planCases() {
                                 .type = "NodePort"})},
           .slices = {slice("web", {serving("10.244.0.3")},
                            {{.name = "http", .protocol = kTCP, .port = 8080}, {.name = "sctp", .protocol = kSCTP, .port = 9090}})},
-          .flows = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 80, "10.244.0.9", 8080),
-                    udpFlow("10.0.0.1", 40001, "172.30.0.10", 90, "10.244.0.9", 9090),
-                    udpFlow("10.0.0.1", 40002, "192.168.0.10", 30080, "10.244.0.9", 8080)},
-          .expected_stale = {},
+          .flows = {kept(udpFlow("10.0.0.1", 40000, "172.30.0.10", 80, "10.244.0.9", 8080)),
+                    kept(udpFlow("10.0.0.1", 40001, "172.30.0.10", 90, "10.244.0.9", 9090)),
+                    kept(udpFlow("10.0.0.1", 40002, "192.168.0.10", 30080, "10.244.0.9", 8080))},
       },
       {
           // upstream TestCleanStaleEntries: its TCP and SCTP entries all survive.
@@ -259,18 +246,16 @@ std::vector<Case> planCases() {
           .services = {service({.name = "dns", .ports = {{.name = "dns", .protocol = kUDP, .port = 53, .node_port = 32000}},
                                 .type = "NodePort"})},
           .slices = {ep3},
-          .flows = {withProtocol(udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.9", 5353), netlink::kIpProtoTcp),
-                    withProtocol(udpFlow("10.0.0.1", 40001, "192.168.0.10", 32000, "10.244.0.9", 5353),
-                                 netlink::kIpProtoSctp)},
-          .expected_stale = {},
+          .flows = {kept(withProtocol(udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.9", 5353), netlink::kIpProtoTcp)),
+                    kept(withProtocol(udpFlow("10.0.0.1", 40001, "192.168.0.10", 32000, "10.244.0.9", 5353),
+                                 netlink::kIpProtoSctp))},
       },
       {
           .name = "UDP and TCP ports of one service: only the UDP port's frontend is checked",
           .services = {service({.name = "dns", .ports = {kDns, {.name = "dns-tcp", .protocol = kTCP, .port = 53}}})},
           .slices = {slice("dns", {serving("10.244.0.3")}, {kDnsTarget, {.name = "dns-tcp", .protocol = kTCP, .port = 5353}})},
-          .flows = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.9", 5353),
-                    withProtocol(udpFlow("10.0.0.1", 40001, "172.30.0.10", 53, "10.244.0.9", 5353), netlink::kIpProtoTcp)},
-          .expected_stale = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.9", 5353)},
+          .flows = {stale(udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.9", 5353)),
+                    kept(withProtocol(udpFlow("10.0.0.1", 40001, "172.30.0.10", 53, "10.244.0.9", 5353), netlink::kIpProtoTcp))},
       },
       {
           .name = "each UDP port has its own endpoint set: the other port's endpoint is not valid",
@@ -278,21 +263,18 @@ std::vector<Case> planCases() {
                                 .ports = {{.name = "a", .protocol = kUDP, .port = 53}, {.name = "b", .protocol = kUDP, .port = 54}}})},
           .slices = {slice("dns", {serving("10.244.0.3")},
                            {{.name = "a", .protocol = kUDP, .port = 5353}, {.name = "b", .protocol = kUDP, .port = 5454}})},
-          .flows = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.3", 5454),
-                    udpFlow("10.0.0.1", 40001, "172.30.0.10", 54, "10.244.0.3", 5454)},
-          .expected_stale = {udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.3", 5454)},
+          .flows = {stale(udpFlow("10.0.0.1", 40000, "172.30.0.10", 53, "10.244.0.3", 5454)),
+                    kept(udpFlow("10.0.0.1", 40001, "172.30.0.10", 54, "10.244.0.3", 5454))},
       },
       {
           .name = "two services claiming one external IP:port: a flow to either's serving endpoint is kept",
           .services = {service({.name = "a", .cluster_ip = "172.30.0.10", .ports = {kDns}, .external_ips = {"192.168.99.100"}}),
                        service({.name = "b", .cluster_ip = "172.30.0.11", .ports = {kDns}, .external_ips = {"192.168.99.100"}})},
           .slices = {slice("a", {serving("10.244.0.3")}, {kDnsTarget}), slice("b", {serving("10.244.1.3")}, {kDnsTarget})},
-          .flows = {udpFlow("10.0.0.1", 40000, "192.168.99.100", 53, "10.244.0.3", 5353),
-                    udpFlow("10.0.0.1", 40001, "192.168.99.100", 53, "10.244.1.3", 5353),
-                    udpFlow("10.0.0.1", 40002, "192.168.99.100", 53, "10.244.2.3", 5353),
-                    udpFlow("10.0.0.1", 40003, "172.30.0.10", 53, "10.244.1.3", 5353)},
-          .expected_stale = {udpFlow("10.0.0.1", 40002, "192.168.99.100", 53, "10.244.2.3", 5353),
-                             udpFlow("10.0.0.1", 40003, "172.30.0.10", 53, "10.244.1.3", 5353)},
+          .flows = {kept(udpFlow("10.0.0.1", 40000, "192.168.99.100", 53, "10.244.0.3", 5353)),
+                    kept(udpFlow("10.0.0.1", 40001, "192.168.99.100", 53, "10.244.1.3", 5353)),
+                    stale(udpFlow("10.0.0.1", 40002, "192.168.99.100", 53, "10.244.2.3", 5353)),
+                    stale(udpFlow("10.0.0.1", 40003, "172.30.0.10", 53, "10.244.1.3", 5353))},
       },
       {
           .name = "IPv6: cluster IP, external IP and node port frontends",
@@ -303,21 +285,17 @@ std::vector<Case> planCases() {
                                 .type = "NodePort",
                                 .external_ips = {"2001:db8::100", "192.168.99.100"}})},
           .slices = {slice("dns", {serving("fd00:244::3")}, {kDnsTarget}, "IPv6")},
-          .flows = {udpFlow("fd00::1", 40000, "fd00:30::10", 53, "fd00:244::9", 5353),
-                    udpFlow("fd00::1", 40001, "fd00:30::10", 53, "fd00:244::3", 5353),
-                    udpFlow("fd00::1", 40002, "2001:db8::100", 53, "2001:db8::100", 53),
-                    udpFlow("fd00::1", 40003, "fd00:1::10", 32000, "fd00:244::9", 5353)},
-          .expected_stale = {udpFlow("fd00::1", 40000, "fd00:30::10", 53, "fd00:244::9", 5353),
-                             udpFlow("fd00::1", 40002, "2001:db8::100", 53, "2001:db8::100", 53),
-                             udpFlow("fd00::1", 40003, "fd00:1::10", 32000, "fd00:244::9", 5353)},
+          .flows = {stale(udpFlow("fd00::1", 40000, "fd00:30::10", 53, "fd00:244::9", 5353)),
+                    kept(udpFlow("fd00::1", 40001, "fd00:30::10", 53, "fd00:244::3", 5353)),
+                    stale(udpFlow("fd00::1", 40002, "2001:db8::100", 53, "2001:db8::100", 53)),
+                    stale(udpFlow("fd00::1", 40003, "fd00:1::10", 32000, "fd00:244::9", 5353))},
       },
       {
           .name = "entries of the other family are never stale (the node port matches on port alone)",
           .services = {service({.name = "dns", .ports = {{.name = "dns", .protocol = kUDP, .port = 53, .node_port = 32000}},
                                 .type = "NodePort"})},
           .slices = {ep3},
-          .flows = {udpFlow("fd00::1", 40000, "fd00:1::10", 32000, "fd00:244::9", 5353)},
-          .expected_stale = {},
+          .flows = {kept(udpFlow("fd00::1", 40000, "fd00:1::10", 32000, "fd00:244::9", 5353))},
       },
   };
 }
@@ -326,7 +304,13 @@ TEST(StaleFlowsTest, Table) {
   for (const Case& tc : planCases()) {
     SCOPED_TRACE(tc.name);
     const tracker::ProxySnapshot snapshot = snapshotOf(tc.family, tc.services, tc.slices);
-    EXPECT_EQ(inOrder(staleFlows(snapshot, tc.flows)), inOrder(tc.expected_stale));
+    std::vector<ConntrackFlow> flows;
+    std::vector<ConntrackFlow> expected;
+    for (const FlowCase& fc : tc.flows) {
+      flows.push_back(fc.flow);
+      if (fc.stale) expected.push_back(fc.flow);
+    }
+    EXPECT_EQ(inOrder(staleFlows(snapshot, flows)), inOrder(expected));
   }
 }
 
@@ -424,13 +408,13 @@ TEST(StaleFlowsTest, UpstreamCleanStaleEntries) {
   const UpstreamEntries e = upstreamCleanupEntries();
   ASSERT_EQ(e.before.size(), 72u);
   ASSERT_EQ(e.before.size() - e.after.size(), 14u);
-  const auto stale = staleFlows(snapshot, e.before);
-  std::vector<ConntrackFlow> kept;
+  const auto stale_flows = staleFlows(snapshot, e.before);
+  std::vector<ConntrackFlow> left;
   for (const auto& flow : e.before) {
-    if (std::find(stale.begin(), stale.end(), flow) == stale.end()) kept.push_back(flow);
+    if (std::find(stale_flows.begin(), stale_flows.end(), flow) == stale_flows.end()) left.push_back(flow);
   }
-  EXPECT_EQ(stale.size(), 14u);
-  EXPECT_EQ(flowLines(kept), flowLines(e.after));
+  EXPECT_EQ(stale_flows.size(), 14u);
+  EXPECT_EQ(flowLines(left), flowLines(e.after));
 }
 
 // upstream TestPerformanceCleanStaleEntries: a million entries to the external IP on random ports,
@@ -458,9 +442,9 @@ TEST(StaleFlowsTest, UpstreamPerformanceCleanStaleEntries) {
     if (flow.orig_dport == kTestServicePort) ++expected_stale;
     flows.push_back(std::move(flow));
   }
-  const auto stale = staleFlows(snapshot, flows);
-  EXPECT_EQ(stale.size(), expected_stale);
-  for (const auto& flow : stale) {
+  const auto stale_flows = staleFlows(snapshot, flows);
+  EXPECT_EQ(stale_flows.size(), expected_stale);
+  for (const auto& flow : stale_flows) {
     EXPECT_EQ(flow.orig_dport, kTestServicePort);
     EXPECT_EQ(flow.reply_src.toString(), kTestDeletedEndpointIp);
   }

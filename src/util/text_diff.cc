@@ -1,9 +1,10 @@
-#include "tests/golden/text_diff.h"
+#include "src/util/text_diff.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
-namespace kproxy::golden {
+namespace kproxy {
 namespace {
 
 std::vector<std::string_view> splitLines(std::string_view text) {
@@ -98,4 +99,4 @@ std::string unifiedDiff(std::string_view expected, std::string_view actual, std:
   return out;
 }
 
-}  // namespace kproxy::golden
+}  // namespace kproxy
