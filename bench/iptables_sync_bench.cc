@@ -71,6 +71,7 @@ void runBackend(const Cluster& cluster, netlink::IptablesBackend backend, int re
     auto iptables = netlink::newProcessIptables(backend);
     iptables::IptablesProxier proxier({.iptables = *iptables, .clock = clock}, settings->settings,
                                       {.chunk_full_syncs = backend == netlink::IptablesBackend::kNft});
+    proxier.keepLastPlan(true);
     auto [snapshot, changes] = tracker.checkout();
     auto t0 = BenchClock::now();
     auto report = proxier.sync(*snapshot, changes);

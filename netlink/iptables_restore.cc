@@ -27,12 +27,7 @@ class ProcessIptables final : public IptablesRestore {
     std::vector<std::string> argv = {family == IpFamily::kIPv4 ? bin_.restore : bin_.ip6restore, "-w", "5"};
     if (options.noflush) argv.push_back("--noflush");
     if (options.counters) argv.push_back("--counters");
-    std::string input;
-    size_t total = 0;
-    for (auto p : pieces) total += p.size();
-    input.reserve(total);
-    for (auto p : pieces) input.append(p);
-    auto r = runProcess(argv, input, {.timeout = kCommandTimeout, .capture_stdout = false});
+    auto r = runProcessPieces(argv, pieces, {.timeout = kCommandTimeout, .capture_stdout = false});
     if (!r.ok()) return r.error();
     if (!r->succeeded()) {
       std::string message = r->err;

@@ -43,14 +43,15 @@ std::string linesAround(const std::string& input, int line, int context) {
 IptablesApplier::IptablesApplier(netlink::IptablesRestore& iptables, IpFamily family, ApplyOptions options)
     : iptables_(iptables), family_(family), options_(options) {}
 
-Status IptablesApplier::restore(const std::string& input, ApplyReport& report) {
-  auto status = iptables_.restore(family_, {input});
-  report.bytes_written += input.size();
+Status IptablesApplier::restore(const std::vector<std::string_view>& input, ApplyReport& report) {
+  auto status = iptables_.restore(family_, input);
+  for (auto piece : input) report.bytes_written += piece.size();
   ++report.restores;
   if (!status.ok()) {
-    last_failed_input_ = input;
+    last_failed_input_.clear();
+    for (auto piece : input) last_failed_input_.append(piece);
     invalidate();
-    std::string around = linesAround(input, status.error().code);
+    std::string around = linesAround(last_failed_input_, status.error().code);
     return Error(status.error().message + (around.empty() ? "" : "\n" + around), status.error().code);
   }
   return okStatus();
@@ -110,9 +111,8 @@ Result<ApplyReport> IptablesApplier::apply(const IptablesPlan& plan, const std::
   }
   const bool chunked = plan.full_sync && options_.chunk_full_syncs && new_chains.size() >= options_.min_chains_to_chunk;
   if (!chunked) {
-    std::string input;
-    for (auto piece : plan.payloadPieces()) input.append(piece);
-    if (auto s = restore(input, report); !s.ok()) return s.error();
+    auto pieces = plan.payloadPieces();
+    if (auto s = restore(std::vector<std::string_view>(pieces.begin(), pieces.end()), report); !s.ok()) return s.error();
     remember(filter, all);
     remember(nat, all);
     report.duration = std::chrono::steady_clock::now() - start;

@@ -16,6 +16,8 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "modes/iptables/plan.h"
 #include "netlink/iptables_restore.h"
@@ -51,7 +53,8 @@ class IptablesApplier {
   const std::string& lastFailedInput() const { return last_failed_input_; }
 
  private:
-  Status restore(const std::string& input, ApplyReport& report);
+  Status restore(const std::vector<std::string_view>& input, ApplyReport& report);
+  Status restore(const std::string& input, ApplyReport& report) { return restore(std::vector<std::string_view>{input}, report); }
 
   netlink::IptablesRestore& iptables_;
   IpFamily family_;

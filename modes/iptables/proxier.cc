@@ -200,7 +200,7 @@ Result<proxy::SyncReport> IptablesProxier::sync(const tracker::ProxySnapshot& sn
     report.conntrack_duration = std::chrono::duration_cast<std::chrono::nanoseconds>(ct.duration);
     if (ct.error) report.conntrack_error = ct.error->message;
   }
-  last_plan_ = std::move(plan);
+  if (keep_last_plan_) last_plan_ = std::move(plan);
   report.duration = deps_.clock.now() - start;
   return report;
 }

@@ -42,6 +42,8 @@ class IptablesProxier final : public proxy::Proxier {
   Result<bool> canariesPresent();
   Status ensureCanaries();
 
+  // The last plan is kept only when asked (benchmarks, tests): at 10k services it is ~40 MB.
+  void keepLastPlan(bool keep) { keep_last_plan_ = keep; }
   const IptablesPlan& lastPlan() const { return last_plan_; }
   const config::ProxierSettings& settings() const { return settings_; }
   const std::set<std::string>& kernelNatChains() const { return kernel_nat_chains_; }
@@ -60,6 +62,7 @@ class IptablesProxier final : public proxy::Proxier {
   std::optional<SteadyTime> last_stale_cleanup_;
   std::set<std::string> kernel_nat_chains_;
   IptablesPlan last_plan_;
+  bool keep_last_plan_ = false;
 };
 
 // The jump rules of spec iptables-mode.md §2.2 (rows 1-12; `kubelet` marks rows 13-14, which

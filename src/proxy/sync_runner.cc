@@ -53,8 +53,10 @@ bool SyncRunner::step(SteadyTime now) {
   {
     std::lock_guard lock(mu_);
     const bool due = requested_ || now >= timer_;
+    limited_ = false;
     if (!due) return false;
     if (!tryAcceptLocked(now)) {
+      limited_ = true;
       // Not allowed yet: wake up as soon as it is (upstream moves the timer earlier only).
       timer_ = std::min(timer_, nextPossibleLocked(now));
       return false;
@@ -77,9 +79,10 @@ void SyncRunner::loop(std::stop_token stop) {
   while (!stop.stop_requested()) {
     step(clock_.now());
     std::unique_lock lock(mu_);
-    // Still requested after the step means the rate limit said "not yet" and moved the timer to
-    // the earliest allowed time: wait for that, not for new requests (they change nothing).
-    const bool limited = requested_;
+    // When the rate limit said "not yet" it moved the timer to the earliest allowed time: wait for
+    // that, not for new requests (they change nothing). A request made while fn ran is not
+    // limited and must end the wait at once.
+    const bool limited = limited_;
     const SteadyTime deadline = timer_;
     const auto wait = std::max(deadline - clock_.now(), SteadyTime::duration(0));
     // A retryAfter() that moves the timer earlier ends the wait too.

@@ -52,6 +52,9 @@ class SyncRunner {
   mutable std::mutex mu_;
   std::condition_variable_any cv_;
   bool requested_ = false;
+  // The last step() found a request but the rate limit refused it (the timer then points at the
+  // earliest allowed time). A request that arrives while fn runs is not "limited".
+  bool limited_ = false;
   SteadyTime timer_;                      // when a run is scheduled next
   std::optional<SteadyTime> last_run_;
   double tokens_;

@@ -27,6 +27,11 @@ std::string commandLine(const std::vector<std::string>& argv) {
 
 Result<ProcessResult> runProcess(const std::vector<std::string>& argv, std::string_view input,
                                  const ProcessOptions& options) {
+  return runProcessPieces(argv, std::vector<std::string_view>{input}, options);
+}
+
+Result<ProcessResult> runProcessPieces(const std::vector<std::string>& argv, const std::vector<std::string_view>& input,
+                                 const ProcessOptions& options) {
   if (argv.empty()) return Error("runProcess: empty command");
   // A child that exits before reading all of its input must not kill us with SIGPIPE.
   static const bool sigpipe_ignored = [] {
@@ -64,8 +69,10 @@ Result<ProcessResult> runProcess(const std::vector<std::string>& argv, std::stri
   err_w.reset();
 
   ProcessResult result;
-  size_t written = 0;
-  if (input.empty()) in_w.reset();
+  size_t piece = 0;    // the piece being written
+  size_t written = 0;  // bytes of it written so far
+  while (piece < input.size() && input[piece].empty()) ++piece;
+  if (piece == input.size()) in_w.reset();
   for (int fd : {in_w.get(), out_r.get(), err_r.get()})
     if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 
@@ -95,10 +102,16 @@ Result<ProcessResult> runProcess(const std::vector<std::string>& argv, std::stri
     for (int i = 0; i < n; ++i) {
       if (fds[i].revents == 0) continue;
       if (fds[i].fd == in_w.get()) {
-        ssize_t w = write(in_w.get(), input.data() + written, input.size() - written);
+        const std::string_view current = input[piece];
+        ssize_t w = write(in_w.get(), current.data() + written, current.size() - written);
         if (w > 0) written += static_cast<size_t>(w);
         if (w < 0 && errno != EAGAIN && errno != EINTR) in_w.reset();  // child closed stdin (EPIPE)
-        if (written == input.size()) in_w.reset();
+        if (written == current.size()) {
+          written = 0;
+          ++piece;
+          while (piece < input.size() && input[piece].empty()) ++piece;
+          if (piece == input.size()) in_w.reset();
+        }
       } else {
         UniqueFd& fd = fds[i].fd == out_r.get() ? out_r : err_r;
         std::string& sink = fds[i].fd == out_r.get() ? result.out : result.err;

@@ -29,6 +29,10 @@ struct ProcessOptions {
 // Errors are about starting or talking to the child; a non-zero exit is a successful Result.
 Result<ProcessResult> runProcess(const std::vector<std::string>& argv, std::string_view input = {},
                                  const ProcessOptions& options = {});
+// The same with the input in pieces, written one after the other (a large iptables-restore input
+// is never copied into one buffer).
+Result<ProcessResult> runProcessPieces(const std::vector<std::string>& argv, const std::vector<std::string_view>& input,
+                                 const ProcessOptions& options = {});
 
 // "cmd arg1 arg2" for messages.
 std::string commandLine(const std::vector<std::string>& argv);

@@ -563,10 +563,10 @@ Status PacketTopology::waitForRules(const std::string& table, const std::functio
     } else {
       last = save.error().message;
     }
-    if (kproxy_pid_ > 0 && !kproxyRunning()) return Error(what + ": kproxy is not running; its log:\n" + kproxyLog());
+    if (kproxy_pid_ > 0 && !kproxyRunning()) return Error(what + ": kproxy is not running; its log:\n" + kproxyLogTail(40));
     if (since(start) > timeout) {
       return Error(what + ": not seen within " + std::to_string(timeout.count()) + " ms; last iptables-save -t " + table +
-                   ":\n" + last + "\nkproxy log:\n" + kproxyLog());
+                   ":\n" + last + "kproxy log (tail):\n" + kproxyLogTail(20));
     }
     std::this_thread::sleep_for(kPollInterval);
   }
@@ -668,6 +668,18 @@ std::string PacketTopology::kproxyLog() const {
   return ss.str();
 }
 
+std::string PacketTopology::kproxyLogTail(size_t lines) const {
+  std::istringstream in(kproxyLog());
+  std::vector<std::string> kept;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("] FLAG: --") != std::string::npos) continue;  // the start-up flag dump
+    kept.push_back(line);
+  }
+  std::string out;
+  for (size_t i = kept.size() > lines ? kept.size() - lines : 0; i < kept.size(); ++i) out += kept[i] + "\n";
+  return out;
+}
+
 int PacketTopology::countLogLines(const std::string& text) const {
   std::istringstream in(kproxyLog());
   int count = 0;
@@ -690,11 +702,8 @@ void PacketTest::SetUp() {
 
 void PacketTest::TearDown() {
   if (topology_ != nullptr && HasFailure()) {
-    std::string log = topology_->kproxyLog();
-    constexpr size_t kTail = 6000;
-    if (log.size() > kTail) log = "...\n" + log.substr(log.size() - kTail);
-    std::fprintf(stderr, "---- kproxy log (%s back end) ----\n%s---- end of kproxy log ----\n", backendName(GetParam()),
-                 log.c_str());
+    std::fprintf(stderr, "---- kproxy log, last 60 lines without the flag dump (%s back end) ----\n%s---- end ----\n",
+                 backendName(GetParam()), topology_->kproxyLogTail(60).c_str());
   }
   topology_.reset();
 }

@@ -175,6 +175,8 @@ class PacketTopology {
   // How many lines of kproxy's log contain `text`; the whole log (for failure messages).
   int countLogLines(const std::string& text) const;
   std::string kproxyLog() const;
+  // The last `lines` lines of the log, without the flag dump `run` prints at start.
+  std::string kproxyLogTail(size_t lines) const;
   const std::string& workDir() const { return work_dir_; }
 
  private:

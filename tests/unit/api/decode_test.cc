@@ -194,7 +194,7 @@ metadata:
   name: web
   namespace: prod
   labels: {app: web}
-  annotations: {note: "x"}
+  annotations: {note: "x", endpoints.kubernetes.io/last-change-trigger-time: "2024-01-01T00:00:00Z"}
   resourceVersion: "42"
 spec:
   type: LoadBalancer
@@ -217,8 +217,8 @@ status:
     ingress: [{ip: 1.2.3.4, ipMode: Proxy}, {hostname: lb.example.com}]
 )";
   const std::string json = R"({"apiVersion": "v1", "kind": "Service",
-  "metadata": {"name": "web", "namespace": "prod", "labels": {"app": "web"}, "annotations": {"note": "x"},
-               "resourceVersion": "42"},
+  "metadata": {"name": "web", "namespace": "prod", "labels": {"app": "web"}, "annotations": {"note": "x",
+               "endpoints.kubernetes.io/last-change-trigger-time": "2024-01-01T00:00:00Z"}, "resourceVersion": "42"},
   "spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.10", "clusterIPs": ["10.0.0.10", "fd00::10"],
            "ipFamilies": ["IPv4", "IPv6"],
            "ports": [{"name": "http", "port": 80, "protocol": "TCP", "nodePort": 30080},
@@ -238,7 +238,9 @@ status:
     EXPECT_EQ(s.meta.namespace_, "prod");
     EXPECT_EQ(s.meta.resource_version, "42");
     EXPECT_EQ(s.meta.labels, (std::map<std::string, std::string>{{"app", "web"}}));
-    EXPECT_EQ(s.meta.annotations, (std::map<std::string, std::string>{{"note", "x"}}));
+    // Only the annotation kube-proxy reads is kept; the rest would cost memory on big clusters.
+    EXPECT_EQ(s.meta.annotations, (std::map<std::string, std::string>{
+                                      {"endpoints.kubernetes.io/last-change-trigger-time", "2024-01-01T00:00:00Z"}}));
     EXPECT_EQ(s.meta.source.file, name);
     EXPECT_EQ(s.meta.source.line, 1);
     EXPECT_EQ(s.type, "LoadBalancer");
@@ -687,7 +689,8 @@ subsets: [{addresses: [{ip: 10.1.0.1}], ports: [{port: 80}]}]
                                {"app", "web"},
                                {"endpointslice.kubernetes.io/managed-by", "endpointslicemirroring-controller.k8s.io"},
                                {"kubernetes.io/service-name", "web"}}));
-  EXPECT_EQ(s.meta.annotations, (std::map<std::string, std::string>{{"note", "x"}}));
+  // Mirroring drops the trigger time, and decoding keeps no other annotation.
+  EXPECT_THAT(s.meta.annotations, IsEmpty());
   EXPECT_EQ(s.meta.source.line, 1);
 
   // Order of files does not matter: the decision is taken after all files are read.

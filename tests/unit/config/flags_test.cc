@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <yaml-cpp/yaml.h>
+
 #include <CLI/CLI.hpp>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -497,6 +500,28 @@ TEST(FlagsTest, UsageListsEveryFlag) {
     EXPECT_NE(usage.find(name), std::string::npos) << name;
   }
   EXPECT_NE(usage.find("DEPRECATED"), std::string::npos);
+}
+
+// deploy/02-configmap.yaml holds a configuration kube-proxy accepts strictly, and the DaemonSet's
+// command line (kubeadm's) parses. (deploy/check_manifests.py checks the manifests' schema.)
+TEST(FlagsTest, DeployManifestsConfigurationAndCommandLine) {
+  const YAML::Node cm = YAML::LoadFile(std::string(KPROXY_SOURCE_DIR) + "/deploy/02-configmap.yaml");
+  ASSERT_EQ(cm["kind"].as<std::string>(), "ConfigMap");
+  const std::string conf = cm["data"]["config.conf"].as<std::string>();
+  std::vector<std::string> warnings;
+  KubeProxyConfiguration c = complete({"--config=/var/lib/kube-proxy/config.conf", "--hostname-override=worker-1"},
+                                      {{"/var/lib/kube-proxy/config.conf", conf}}, &warnings);
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
+  EXPECT_TRUE(validateConfiguration(c).empty()) << validateConfiguration(c).front().message;
+  EXPECT_EQ(c.mode, "iptables");
+  EXPECT_EQ(c.hostname_override, "worker-1");
+  const YAML::Node ds = YAML::LoadFile(std::string(KPROXY_SOURCE_DIR) + "/deploy/03-daemonset.yaml");
+  std::vector<std::string> command = ds["spec"]["template"]["spec"]["containers"][0]["command"].as<std::vector<std::string>>();
+  ASSERT_EQ(command.front(), "/usr/local/bin/kube-proxy");
+  command.erase(command.begin());
+  KubeProxyFlags f = parseOk(command);
+  EXPECT_EQ(f.config_file, "/var/lib/kube-proxy/config.conf");
+  EXPECT_EQ(f.hostname_override, "$(NODE_NAME)");  // expanded by the kubelet
 }
 
 }  // namespace

@@ -41,8 +41,8 @@ struct FakeListeners {
       log.push_back("open " + key);
       handlers[key] = std::move(h);
       return std::unique_ptr<HealthCheckListener>(std::make_unique<Listener>(*this, key));
-    }
-  };
+    };
+  }
   // A request arriving at `local` on the listener `key`.
   server::HttpResponse get(const std::string& key, const std::string& local, int port) {
     server::HttpRequest req;

@@ -232,7 +232,7 @@ TEST(MetricsTest, KubeProxyMetricsForIptablesMode) {
   EXPECT_EQ(f.at("kubeproxy_sync_proxy_rules_service_changes_pending").find({})->value, 2);
   EXPECT_EQ(f.at("kubeproxy_sync_proxy_rules_endpoint_changes_total").find({})->value, 2);
   EXPECT_EQ(f.at("kubeproxy_sync_proxy_rules_endpoint_changes_pending").find({})->value, 1);
-  EXPECT_EQ(f.at("kubeproxy_conntrack_reconciler_deleted_entries_total").find(v4)->value, 4);
+  EXPECT_EQ(f.at("kubeproxy_conntrack_reconciler_deleted_entries_total").find(v4)->value, 8);  // two syncs of 4
   EXPECT_DOUBLE_EQ(f.at("kubeproxy_conntrack_reconciler_sync_duration_seconds").find(v4, "_sum")->value, 0.003);
   EXPECT_EQ(f.at("kubeproxy_iptables_ct_state_invalid_dropped_packets_total").find({})->value, 17);
   EXPECT_EQ(f.at("kubeproxy_proxy_healthz_total").find({{"code", "200"}})->value, 1);

@@ -98,5 +98,23 @@ TEST(SyncRunnerLoop, RunsRequestsOnItsThread) {
   thread.request_stop();
 }
 
+// Regression: a request that arrives while a sync runs (events landing mid-sync) used to be
+// mistaken for a rate-limited one, and the loop then slept until max_interval.
+TEST(SyncRunnerLoop, RequestDuringRunIsNotLost) {
+  RealClock clock;
+  std::atomic<int> calls{0};
+  SyncRunner* self = nullptr;
+  SyncRunner runner({.min_interval = milliseconds(0), .max_interval = std::chrono::hours(1), .burst = 1}, clock,
+                    [&] {
+                      if (++calls == 1) self->run();  // a new event during the first sync
+                    });
+  self = &runner;
+  std::jthread thread([&](std::stop_token stop) { runner.loop(stop); });
+  runner.run();
+  for (int i = 0; i < 400 && calls.load() < 2; ++i) std::this_thread::sleep_for(milliseconds(5));
+  EXPECT_EQ(calls.load(), 2);
+  thread.request_stop();
+}
+
 }  // namespace
 }  // namespace kproxy::proxy
