@@ -6,12 +6,15 @@ ASAN_BUILD_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 CI ?=
 
-# Build tools and libraries, plus the tools the kernel tests drive.
+# Build tools and libraries, plus the tools the kernel tests drive (tests/kernel/vm-run also
+# downloads linux-image-cloud-amd64 and busybox-static with apt-get download, without installing
+# them).
 DEBIAN_PACKAGES := cmake ninja-build g++ pkg-config python3 \
   libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libipset-dev libnetfilter-conntrack-dev \
   libyaml-cpp-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev \
   libcurl4-openssl-dev libsimdjson-dev libssl-dev libcli11-dev libcpp-httplib-dev \
-  iptables ipset conntrack nfacct nftables iproute2 python3-kubernetes openssl
+  iptables ipset conntrack nfacct nftables iproute2 python3-kubernetes openssl \
+  qemu-system-x86 kmod cpio ipvsadm binutils
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ifeq ($(CI),true)

@@ -5,6 +5,7 @@
 //  * a one-endpoint change after that: time from the change (tracker event) to the restore being
 //    finished, and the bytes written, against the full sync's bytes.
 // Usage: kproxy_iptables_bench [--services N] [--backend nft|legacy|both] [--repeat R]
+//                              [--dump-payload PREFIX]  (writes PREFIX.nf_tables / PREFIX.legacy)
 #include <sched.h>
 
 #include <algorithm>
@@ -28,6 +29,54 @@ using namespace kproxy;
 using BenchClock = std::chrono::steady_clock;
 
 namespace {
+
+// Forwards to the real back end and adds up the wall time of restore() calls, so that a sync's
+// time splits into kproxy's own work and iptables-restore's.
+class TimedRestore final : public netlink::IptablesRestore {
+ public:
+  explicit TimedRestore(netlink::IptablesRestore& real) : real_(real) {}
+  netlink::IptablesBackend backend() const override { return real_.backend(); }
+  Status restore(IpFamily family, const std::vector<std::string_view>& pieces,
+                 const netlink::RestoreOptions& options) override {
+    auto t0 = std::chrono::steady_clock::now();
+    auto status = real_.restore(family, pieces, options);
+    restore_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return status;
+  }
+  Result<std::string> save(IpFamily family, std::string_view table) override { return real_.save(family, table); }
+  Result<bool> ruleExists(IpFamily f, std::string_view t, std::string_view c, const std::vector<std::string>& a) override {
+    return real_.ruleExists(f, t, c, a);
+  }
+  Status insertRule(IpFamily f, std::string_view t, std::string_view c, const std::vector<std::string>& a,
+                    bool prepend) override {
+    return real_.insertRule(f, t, c, a, prepend);
+  }
+  Status deleteRule(IpFamily f, std::string_view t, std::string_view c, const std::vector<std::string>& a) override {
+    return real_.deleteRule(f, t, c, a);
+  }
+  Status ensureChain(IpFamily f, std::string_view t, std::string_view c) override { return real_.ensureChain(f, t, c); }
+  Result<bool> chainExists(IpFamily f, std::string_view t, std::string_view c) override {
+    return real_.chainExists(f, t, c);
+  }
+  bool hasRandomFully() const override { return real_.hasRandomFully(); }
+
+  double restore_ms = 0;
+
+ private:
+  netlink::IptablesRestore& real_;
+};
+
+std::string g_dump_payload;  // --dump-payload PREFIX: the full payload, for manual measurements
+
+std::string loadAverage() {
+  std::string text;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    char buf[64] = {};
+    if (std::fgets(buf, sizeof(buf), f) != nullptr) text = buf;
+    std::fclose(f);
+  }
+  return text.substr(0, text.find(' ', text.find(' ', text.find(' ') + 1) + 1));
+}
 
 double msSince(BenchClock::time_point t) { return std::chrono::duration<double, std::milli>(BenchClock::now() - t).count(); }
 
@@ -58,7 +107,7 @@ void feed(tracker::ProxyStateTracker& tracker, const api::ClusterState& state) {
 void runBackend(const Cluster& cluster, netlink::IptablesBackend backend, int repeat) {
   const char* name = backend == netlink::IptablesBackend::kNft ? "nf_tables" : "legacy";
   auto bin = netlink::IptablesBinaries::forBackend(backend);
-  std::vector<double> full_ms, floor_ms, partial_ms;
+  std::vector<double> full_ms, floor_ms, partial_ms, ratios, second_partial_ms;
   size_t full_bytes = 0, partial_bytes = 0, restores = 0;
   for (int r = 0; r < repeat; ++r) {
     if (!freshNetns()) return;
@@ -68,12 +117,14 @@ void runBackend(const Cluster& cluster, netlink::IptablesBackend backend, int re
     config::NodeFacts facts;
     auto settings = config::buildProxierSettings(cluster.config, IpFamily::kIPv4, "node-0",
                                                  cluster.state.nodes.front().get(), facts);
-    auto iptables = netlink::newProcessIptables(backend);
-    iptables::IptablesProxier proxier({.iptables = *iptables, .clock = clock}, settings->settings,
+    auto real_iptables = netlink::newProcessIptables(backend);
+    TimedRestore timed(*real_iptables);
+    iptables::IptablesProxier proxier({.iptables = timed, .clock = clock}, settings->settings,
                                       {.chunk_full_syncs = backend == netlink::IptablesBackend::kNft});
     proxier.keepLastPlan(true);
     auto [snapshot, changes] = tracker.checkout();
     auto t0 = BenchClock::now();
+    timed.restore_ms = 0;
     auto report = proxier.sync(*snapshot, changes);
     full_ms.push_back(msSince(t0));
     if (!report.ok()) {
@@ -82,6 +133,10 @@ void runBackend(const Cluster& cluster, netlink::IptablesBackend backend, int re
     }
     full_bytes = report->bytes_written;
     restores = report->restores;
+    // The floor restores this full payload (lastPlan() is the partial plan after the next sync).
+    const std::string payload = proxier.lastPlan().payload();
+    // The live proxier keeps no plan; keeping them would add freeing a 40 MB plan to the partial.
+    proxier.keepLastPlan(false);
 
     // One endpoint of one service changes.
     auto slice = std::make_shared<api::EndpointSlice>(*cluster.state.endpoint_slices[cluster.state.endpoint_slices.size() / 2]);
@@ -89,27 +144,67 @@ void runBackend(const Cluster& cluster, netlink::IptablesBackend backend, int re
     auto t1 = BenchClock::now();
     tracker.onEndpointSliceUpdate(slice);
     auto [snap2, changes2] = tracker.checkout();
+    const double tracker_ms = msSince(t1);
+    const double full_restore_ms = timed.restore_ms;
+    timed.restore_ms = 0;
     auto partial = proxier.sync(*snap2, changes2);
     partial_ms.push_back(msSince(t1));
+    if (partial.ok()) {
+      const double sync_ms = std::chrono::duration<double, std::milli>(partial->duration).count();
+      std::fprintf(stderr,
+                   "  %s run %d: full %.0f ms (restores %.0f ms); partial %.1f ms = tracker %.1f + plan/apply %.1f + "
+                   "iptables-restore %.1f\n",
+                   name, r, full_ms.back(), full_restore_ms, partial_ms.back(), tracker_ms, sync_ms - timed.restore_ms,
+                   timed.restore_ms);
+    }
     if (!partial.ok()) {
       std::fprintf(stderr, "%s partial sync failed: %s\n", name, partial.error().message.c_str());
       return;
     }
+    // A second one-endpoint change. In large-cluster mode the stale-chain scan runs at most once
+    // per syncPeriod; the first partial pays it whenever the cold full sync took longer than
+    // syncPeriod, this one shows the steady state.
+    {
+      auto other = std::make_shared<api::EndpointSlice>(*cluster.state.endpoint_slices[cluster.state.endpoint_slices.size() / 3]);
+      other->endpoints[0].addresses[0] = "172.31.255.253";
+      auto t3 = BenchClock::now();
+      tracker.onEndpointSliceUpdate(other);
+      auto [snap3, changes3] = tracker.checkout();
+      timed.restore_ms = 0;
+      auto second = proxier.sync(*snap3, changes3);
+      second_partial_ms.push_back(msSince(t3));
+      if (second.ok()) {
+        std::fprintf(stderr, "  %s run %d: second partial %.1f ms (iptables-restore %.1f)\n", name, r,
+                     second_partial_ms.back(), timed.restore_ms);
+      }
+    }
     partial_bytes = partial->bytes_written;
 
     // Floor: the same full payload restored without --noflush into another empty namespace.
-    const std::string payload = proxier.lastPlan().payload();
+    if (!g_dump_payload.empty() && r == 0) {
+      if (FILE* f = std::fopen((g_dump_payload + "." + name).c_str(), "w")) {
+        std::fwrite(payload.data(), 1, payload.size(), f);
+        std::fclose(f);
+      }
+    }
     if (!freshNetns()) return;
     auto t2 = BenchClock::now();
     auto floor = runProcess({bin.restore}, payload, {.capture_stdout = false});
     floor_ms.push_back(msSince(t2));
-    if (!floor.ok() || !floor->succeeded()) std::fprintf(stderr, "%s floor restore failed\n", name);
+    std::fprintf(stderr, "  %s run %d: floor %.0f ms, ratio %.2f (load %s)\n", name, r, floor_ms.back(),
+                 full_ms.back() / std::max(1.0, floor_ms.back()), loadAverage().c_str());
+    ratios.push_back(full_ms.back() / std::max(1.0, floor_ms.back()));
+    if (!floor.ok() || !floor->succeeded()) {
+      std::fprintf(stderr, "%s floor restore failed: %s\n", name, floor.ok() ? floor->err.c_str() : floor.error().message.c_str());
+    }
   }
+  // The ratio is the median of each run's full/floor (the two run back to back, under the same load).
   std::printf("%-9s services=%zu full_sync_ms=%.0f floor_ms=%.0f ratio=%.2f restores=%zu full_bytes=%zu | "
-              "one-endpoint partial_ms=%.1f bytes=%zu (%.2f%% of full)\n",
+              "one-endpoint partial_ms=%.1f (second change %.1f) bytes=%zu (%.2f%% of full) load=%s\n",
               name, cluster.state.services.size(), median(full_ms), median(floor_ms),
-              median(full_ms) / std::max(1.0, median(floor_ms)), restores, full_bytes, median(partial_ms),
-              partial_bytes, 100.0 * static_cast<double>(partial_bytes) / static_cast<double>(std::max<size_t>(1, full_bytes)));
+              median(ratios), restores, full_bytes, median(partial_ms), median(second_partial_ms),
+              partial_bytes, 100.0 * static_cast<double>(partial_bytes) / static_cast<double>(std::max<size_t>(1, full_bytes)),
+              loadAverage().c_str());
 }
 
 }  // namespace
@@ -123,6 +218,7 @@ int main(int argc, char** argv) {
     if (a == "--services") services = std::atoi(argv[i + 1]);
     if (a == "--backend") backends = argv[i + 1];
     if (a == "--repeat") repeat = std::atoi(argv[i + 1]);
+    if (a == "--dump-payload") g_dump_payload = argv[i + 1];
   }
   bench::WorkloadOptions o{.services = services};
   Cluster cluster;

@@ -97,7 +97,18 @@ Result<std::unique_ptr<LibIpSetClient>> LibIpSetClient::open() {
   return client;
 }
 
-void LibIpSetClient::begin(bool exist) {
+ipset_session* LibIpSetClient::begin(bool exist) {
+  if (reset_needed_) {
+    // A failed command can leave libipset 7.17's session half-way through it (kernel: a failed
+    // save of a missing set made the next destroy report "Internal protocol error" instead of
+    // "does not exist"); a fresh session answers the next command on its own.
+    if (ipset_session* fresh = ipset_session_init(captureOutput, this)) {
+      session_.reset(fresh);
+      // ipset_session_fini() also empties libipset's process-wide type list (ipset_cache_fini).
+      ipset_load_types();
+    }
+    reset_needed_ = false;
+  }
   ipset_session* s = session_.get();
   ipset_session_report_reset(s);
   ipset_data_reset(ipset_session_data(s));
@@ -109,9 +120,11 @@ void LibIpSetClient::begin(bool exist) {
   ipset_envopt_unset(s, IPSET_ENV_LIST_SETNAME);
   ipset_session_output(s, IPSET_LIST_NONE);
   output_.clear();
+  return s;
 }
 
 Error LibIpSetClient::failure(std::string_view context) const {
+  reset_needed_ = true;
   const char* msg = ipset_session_report_msg(session_.get());
   return ipsetError(context, msg != nullptr ? stripLinePrefix(msg) : "");
 }
@@ -120,7 +133,7 @@ Status LibIpSetClient::create(const IpSetSpec& spec) {
   std::lock_guard lock(libraryMutex());
   ipset_session* s = session_.get();
   const std::string what = "ipset: " + spec.createLine() + " -exist";
-  begin(true);
+  s = begin(true);
   if (ipset_parse_setname(s, IPSET_SETNAME, spec.name.c_str()) < 0 ||
       ipset_parse_typename(s, IPSET_OPT_TYPENAME, spec.type.c_str()) < 0) {
     return failure(what);
@@ -143,7 +156,7 @@ Status LibIpSetClient::destroy(std::string_view name) {
   std::lock_guard lock(libraryMutex());
   ipset_session* s = session_.get();
   const std::string n(name);
-  begin(false);
+  s = begin(false);
   if (ipset_parse_setname(s, IPSET_SETNAME, n.c_str()) < 0 || ipset_cmd(s, IPSET_CMD_DESTROY, 0) < 0) {
     return failure("ipset: destroy " + n);
   }
@@ -154,7 +167,7 @@ Status LibIpSetClient::flush(std::string_view name) {
   std::lock_guard lock(libraryMutex());
   ipset_session* s = session_.get();
   const std::string n(name);
-  begin(false);
+  s = begin(false);
   if (ipset_parse_setname(s, IPSET_SETNAME, n.c_str()) < 0 || ipset_cmd(s, IPSET_CMD_FLUSH, 0) < 0) {
     return failure("ipset: flush " + n);
   }
@@ -165,7 +178,7 @@ Status LibIpSetClient::swap(std::string_view a, std::string_view b) {
   std::lock_guard lock(libraryMutex());
   ipset_session* s = session_.get();
   const std::string from(a), to(b);
-  begin(false);
+  s = begin(false);
   if (ipset_parse_setname(s, IPSET_SETNAME, from.c_str()) < 0 ||
       ipset_parse_setname(s, IPSET_OPT_SETNAME2, to.c_str()) < 0 || ipset_cmd(s, IPSET_CMD_SWAP, 0) < 0) {
     return failure("ipset: swap " + from + " " + to);
@@ -178,7 +191,7 @@ std::optional<size_t> LibIpSetClient::batch(const std::string& set, const std::v
   ipset_session* s = session_.get();
   const enum ipset_cmd cmd = add ? IPSET_CMD_ADD : IPSET_CMD_DEL;
   const std::string verb = add ? "ipset: add " : "ipset: del ";
-  begin(true);
+  s = begin(true);
   for (size_t i = from; i < members.size(); ++i) {
     // Line numbers are 1-based positions within this batch.
     const uint32_t line = static_cast<uint32_t>(i - from + 1);
@@ -232,7 +245,7 @@ std::vector<Status> LibIpSetClient::changeMembers(std::string_view set, const st
       ipset_session* s = session_.get();
       const enum ipset_cmd cmd = add ? IPSET_CMD_ADD : IPSET_CMD_DEL;
       for (size_t i = from; i < members.size(); ++i) {
-        begin(true);
+        s = begin(true);
         const ipset_type* type = nullptr;
         if (ipset_parse_setname(s, IPSET_SETNAME, name.c_str()) < 0 || (type = ipset_type_get(s, cmd)) == nullptr ||
             ipset_parse_elem(s, type->last_elem_optional, members[i].c_str()) < 0 || ipset_cmd(s, cmd, 0) < 0) {
@@ -259,7 +272,7 @@ Result<bool> LibIpSetClient::test(std::string_view set, std::string_view member)
   ipset_session* s = session_.get();
   const std::string name(set), m(member);
   const std::string what = "ipset: test " + name + " " + m;
-  begin(false);
+  s = begin(false);
   ipset_cache_del(name.c_str());
   if (ipset_parse_setname(s, IPSET_SETNAME, name.c_str()) < 0) return failure(what);
   const ipset_type* type = ipset_type_get(s, IPSET_CMD_TEST);
@@ -274,7 +287,7 @@ Result<bool> LibIpSetClient::test(std::string_view set, std::string_view member)
 
 Result<std::string> LibIpSetClient::saveLocked(const std::string& name) {
   ipset_session* s = session_.get();
-  begin(false);
+  s = begin(false);
   ipset_session_output(s, IPSET_LIST_SAVE);
   if (!name.empty() && ipset_parse_setname(s, IPSET_SETNAME, name.c_str()) < 0) return failure("ipset: save " + name);
   if (ipset_cmd(s, IPSET_CMD_SAVE, 0) < 0) return failure("ipset: save " + name);
@@ -302,7 +315,7 @@ Result<IpSetContent> LibIpSetClient::list(std::string_view name) {
 Result<std::vector<std::string>> LibIpSetClient::listNames() {
   std::lock_guard lock(libraryMutex());
   ipset_session* s = session_.get();
-  begin(false);
+  s = begin(false);
   ipset_envopt_set(s, IPSET_ENV_LIST_SETNAME);
   ipset_session_output(s, IPSET_LIST_PLAIN);
   if (ipset_cmd(s, IPSET_CMD_LIST, 0) < 0) return failure("ipset: list -n");

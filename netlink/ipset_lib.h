@@ -42,7 +42,8 @@ class LibIpSetClient final : public IpSetClient {
   LibIpSetClient() = default;
 
   // Prepares the session for one command: report and data cleared, -exist as asked.
-  void begin(bool exist);
+  // Returns the session to use (a fresh one after a failure: pointers taken before are stale).
+  ipset_session* begin(bool exist);
   Error failure(std::string_view context) const;
   std::vector<Status> changeMembers(std::string_view set, const std::vector<std::string>& members, bool add);
   // One restore-mode batch of members[from..]; fills `out`; returns the index at which a retry
@@ -53,6 +54,7 @@ class LibIpSetClient final : public IpSetClient {
 
   IpsetSession session_;
   std::string output_;
+  mutable bool reset_needed_ = false;  // the last command failed: begin() opens a fresh session
 };
 
 // Parses `ipset save` text: every set with its parameters and members (kernel-only parameters

@@ -11,6 +11,9 @@ namespace {
 
 // Restores of tens of megabytes take seconds on a busy node; a hung binary must not hang kproxy.
 constexpr std::chrono::milliseconds kCommandTimeout{120'000};
+// A full restore at 10k services x 10 endpoints took 77-117 s on a loaded 2-core machine
+// (nf_tables); killing it at kCommandTimeout would make every retry fail the same way.
+constexpr std::chrono::milliseconds kRestoreTimeout{900'000};
 
 class ProcessIptables final : public IptablesRestore {
  public:
@@ -27,7 +30,7 @@ class ProcessIptables final : public IptablesRestore {
     std::vector<std::string> argv = {family == IpFamily::kIPv4 ? bin_.restore : bin_.ip6restore, "-w", "5"};
     if (options.noflush) argv.push_back("--noflush");
     if (options.counters) argv.push_back("--counters");
-    auto r = runProcessPieces(argv, pieces, {.timeout = kCommandTimeout, .capture_stdout = false});
+    auto r = runProcessPieces(argv, pieces, {.timeout = kRestoreTimeout, .capture_stdout = false});
     if (!r.ok()) return r.error();
     if (!r->succeeded()) {
       std::string message = r->err;

@@ -237,6 +237,10 @@ Result<std::vector<IpvsService>> GenlIpvsClient::listServices() {
 
 Result<IpvsService> GenlIpvsClient::getService(const IpvsService& key) {
   std::lock_guard lock(mu_);
+  return getServiceLocked(key);
+}
+
+Result<IpvsService> GenlIpvsClient::getServiceLocked(const IpvsService& key) {
   NlMsg msg = newRequest(IPVS_CMD_GET_SERVICE);
   if (!msg || putService(msg.get(), key, false) < 0) return Error("ipvs: get virtual server: cannot build the request", ENOMEM);
   std::optional<IpvsService> found;
@@ -270,6 +274,11 @@ Result<std::vector<IpvsDestination>> GenlIpvsClient::listDestinationsLocked(cons
       },
       [&] { out.clear(); });
   if (!status.ok()) return status.error();
+  // kernel: a destination dump of a missing service is an empty dump, not an error; tell the two
+  // apart (only for empty answers).
+  if (out.empty()) {
+    if (auto exists = getServiceLocked(service); !exists.ok()) return exists.error();
+  }
   return out;
 }
 

@@ -40,6 +40,7 @@ class GenlIpvsClient final : public IpvsClient {
 
   // A request of `cmd` with the genl header in place (flags added when sent).
   NlMsg newRequest(uint8_t cmd) const;
+  Result<IpvsService> getServiceLocked(const IpvsService& key);
   Result<std::vector<IpvsDestination>> listDestinationsLocked(const IpvsService& service);
   Result<std::vector<IpvsService>> listServicesLocked();
 

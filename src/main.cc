@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "src/cli/diff_command.h"
 #include "src/cli/live_commands.h"
 #include "src/cli/run_command.h"
 #include "src/cli/verbs.h"
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   const std::vector<kproxy::cli::Verb> verbs = {
       kproxy::cli::addRenderVerb(app),
       kproxy::cli::addTraceVerb(app),
+      kproxy::cli::addDiffVerb(app),
       kproxy::cli::addRunVerb(app),
       kproxy::cli::addSyncVerb(app),
       kproxy::cli::addCleanupVerb(app),

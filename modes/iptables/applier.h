@@ -3,11 +3,14 @@
 // Beyond upstream (which restores the whole payload in one call):
 //  * partial syncs leave out the top-level chains whose content is identical to what this applier
 //    last wrote (at 10k services this cuts a one-endpoint restore from ~1 s to ~45 ms);
-//  * on the nf_tables back end, large full syncs go in chunks: first the chains nothing jumps to
-//    yet (new service and endpoint chains, in dependency order), then one restore that rewrites
-//    every chain traffic already uses, then the deletion of stale chains. nf_tables is superlinear
-//    in one --noflush transaction; a failure before the final restore leaves only unreferenced
-//    chains behind, which the retry (a full sync) rewrites or deletes.
+//  * on the nf_tables back end, a restore that names many chains starts its nat block with "-S"
+//    (see ApplyOptions::nft_whole_table_cache_min_chains): iptables-nft-restore --noflush is then
+//    as fast as a plain restore, and a full sync stays one transaction, never half-applied;
+//  * optionally (chunk_full_syncs, used only when that hint is off), large full syncs go in
+//    chunks: first the chains nothing jumps to yet (new service and endpoint chains, in dependency
+//    order), then one restore that rewrites every chain traffic already uses, then the deletion of
+//    stale chains. A failure before the final restore leaves only unreferenced chains behind,
+//    which the retry (a full sync) rewrites or deletes.
 // A failed restore leaves the kernel as before that restore; the applier then forgets what it
 // wrote, so the next apply writes everything.
 #pragma once
@@ -25,7 +28,18 @@
 namespace kproxy::iptables {
 
 struct ApplyOptions {
-  // Write large full syncs in chunks (on for the nf_tables back end).
+  // nf_tables back end: a restore whose nat block declares at least this many chains gets "-S" as
+  // the first line of that block (0: never). Why: with --noflush, iptables-nft 1.8.x collects every
+  // chain a restore names (declared, appended to, jumped to) into a sorted linked list, one
+  // strcmp walk per command, and then fetches those chains with one netlink request each, so a
+  // restore naming n chains costs O(n^2): 53 s against a 1.7 s plain restore at 2k services.
+  // A command that names no chain switches it to fetching the whole table once. "-S" (list the
+  // table's rules) is such a command that changes nothing; it prints to stdout, which the
+  // process runner sends to /dev/null. Its price is one dump of the table's rules (an
+  // iptables-save's worth), so it is also skipped while the table already holds many chains
+  // and the restore names comparatively few (see IptablesApplier::wantsWholeTableCache).
+  size_t nft_whole_table_cache_min_chains = 1000;
+  // Write large full syncs in chunks (nf_tables) when the whole-table hint above does not apply.
   bool chunk_full_syncs = false;
   size_t chunk_chains = 300;          // new chains per chunk restore
   size_t min_chains_to_chunk = 2000;  // below this many new chains, one restore
@@ -55,6 +69,11 @@ class IptablesApplier {
  private:
   Status restore(const std::vector<std::string_view>& input, ApplyReport& report);
   Status restore(const std::string& input, ApplyReport& report) { return restore(std::vector<std::string_view>{input}, report); }
+  // Whether a restore declaring `declared_nat_chains` into a nat table holding about
+  // `existing_nat_chains` chains should carry the whole-table cache hint.
+  bool wantsWholeTableCache(size_t declared_nat_chains, size_t existing_nat_chains) const;
+  // Records the top-level chains of one table of a plan as written.
+  void rememberTopLevel(std::string_view table, std::string_view chain_lines, std::string_view rule_lines);
 
   netlink::IptablesRestore& iptables_;
   IpFamily family_;
@@ -63,6 +82,9 @@ class IptablesApplier {
   std::map<std::pair<std::string, std::string>, std::string> written_top_level_;
   std::string last_failed_input_;
 };
+
+// The line that makes iptables-nft-restore fetch the whole table at once (ApplyOptions).
+inline constexpr std::string_view kWholeTableCacheHint = "-S\n";
 
 // True for chains the proxier rewrites on every sync (not per-service chains).
 bool isTopLevelChain(std::string_view chain);

@@ -68,6 +68,7 @@ class Planner {
   LineBuffer nat_rules_;
   LineBuffer skipped_chains_;
   LineBuffer skipped_rules_;
+  size_t skipped_rule_lines_from_previous_ = 0;
 
   // KUBE-SEP names of the current service port's endpoints (each hashed once per port).
   std::unordered_map<const EndpointInfo*, std::string> sep_names_;
@@ -141,8 +142,13 @@ IptablesPlan Planner::run() {
 
   // Rough sizes (a service port writes ~500 bytes of rules, an endpoint ~350) so the buffers grow
   // at most once or twice.
-  nat_rules_.reserve(snap_.services.size() * 500 + total_endpoints * 350);
-  nat_chains_.reserve(snap_.services.size() * 70 + total_endpoints * 40);
+  // A partial sync writes the top-level chains (~200 bytes a port) and few service chains.
+  if (in_.full_sync) {
+    nat_rules_.reserve(snap_.services.size() * 500 + total_endpoints * 350);
+    nat_chains_.reserve(snap_.services.size() * 70 + total_endpoints * 40);
+  } else {
+    nat_rules_.reserve(snap_.services.size() * 200 + 64 * 1024);
+  }
   plan_.active_nat_chains.reserve(snap_.services.size() * 2 + total_endpoints);
   plan_.written_nat_chains.reserve(in_.full_sync ? snap_.services.size() * 2 + total_endpoints : 64);
 
@@ -210,7 +216,7 @@ IptablesPlan Planner::run() {
 
   plan_.filter_rule_count = filter_rules_.lines();
   plan_.nat_rule_count = nat_rules_.lines();
-  plan_.nat_rules_skipped_count = skipped_rules_.lines();
+  plan_.nat_rules_skipped_count = skipped_rules_.lines() + skipped_rule_lines_from_previous_;
 
   plan_.filter_chains = filter_chains_.release();
   plan_.filter_rules = filter_rules_.release();
@@ -222,7 +228,17 @@ IptablesPlan Planner::run() {
 void Planner::writeServicePort(const ServicePortInfo& port, const EndpointList& all_endpoints) {
   const std::string protocol = api::protocolLowerName(port.protocol);
   const std::string& spn = port.name_string;
-  const ServiceChainNames chains = serviceChainNames(spn, protocol);
+  // In a partial sync an unchanged port's own chains are not written; what the previous plan
+  // recorded for it stands in for rendering them (same names, same rule count).
+  const bool own_chains_skipped =
+      !in_.full_sync && (in_.changes == nullptr || !in_.changes->serviceUpdated(port.name.service));
+  std::shared_ptr<const ServicePortChains> previous;
+  if (own_chains_skipped && in_.previous_service_chains != nullptr) {
+    auto it = in_.previous_service_chains->find(port.name);
+    if (it != in_.previous_service_chains->end()) previous = it->second;
+  }
+  const ServiceChainNames computed_chains = previous ? ServiceChainNames{} : serviceChainNames(spn, protocol);
+  const ServiceChainNames& chains = previous ? previous->names : computed_chains;
   sep_names_.clear();
 
   auto cat = tracker::categorizeEndpoints(all_endpoints, port, snap_.node_name, snap_.node_labels, s_.prefer_same_node);
@@ -352,18 +368,32 @@ void Planner::writeServicePort(const ServicePortInfo& port, const EndpointList& 
 
   // The service's own chains: in a partial sync, left out unless the service changed (they are
   // still counted, and still active so they are not deleted as stale).
+  if (previous) {
+    plan_.active_nat_chains.insert(plan_.active_nat_chains.end(), previous->chains.begin(), previous->chains.end());
+    skipped_rule_lines_from_previous_ += previous->rule_lines;
+    if (in_.record_service_chains != nullptr) {
+      in_.record_service_chains->emplace_hint(in_.record_service_chains->end(), port.name, std::move(previous));
+    }
+    return;
+  }
   LineBuffer* nat_chains = &nat_chains_;
   LineBuffer* nat_rules = &nat_rules_;
-  bool written = true;
-  if (!in_.full_sync && (in_.changes == nullptr || !in_.changes->serviceUpdated(port.name.service))) {
+  const bool written = !own_chains_skipped;
+  if (!written) {
     nat_chains = &skipped_chains_;
     nat_rules = &skipped_rules_;
-    written = false;
   }
+  std::shared_ptr<ServicePortChains> record;
+  if (in_.record_service_chains != nullptr) {
+    record = std::make_shared<ServicePortChains>();
+    record->names = chains;
+  }
+  const size_t rule_lines_before = nat_rules->lines();
   auto declare = [&](const std::string& chain) {
     writeChainLine(*nat_chains, chain);
     plan_.active_nat_chains.push_back(chain);
     if (written) plan_.written_nat_chains.push_back(chain);
+    if (record) record->chains.push_back(chain);
   };
 
   // Masquerade off-cluster traffic to the cluster IP (it may be routed here from outside).
@@ -462,6 +492,10 @@ void Planner::writeServicePort(const ServicePortInfo& port, const EndpointList& 
     if (port.session_affinity_client_ip) nat_rules->words("-m", "recent", "--name", sep, "--set");
     protoMatch(*nat_rules);
     nat_rules->words("-j", "DNAT", "--to-destination", ep->endpoint).endLine();
+  }
+  if (record) {
+    record->rule_lines = nat_rules->lines() - rule_lines_before;
+    in_.record_service_chains->emplace_hint(in_.record_service_chains->end(), port.name, std::move(record));
   }
 }
 

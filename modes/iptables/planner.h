@@ -6,10 +6,13 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
 
+#include "modes/iptables/chain_names.h"
 #include "modes/iptables/plan.h"
 #include "src/config/proxier_settings.h"
 #include "src/tracker/snapshot.h"
@@ -21,6 +24,17 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 // Endpoint count above which rules lose their per-endpoint comments and stale chains are deleted
 // at most once per syncPeriod (upstream largeClusterEndpointsThreshold).
 inline constexpr size_t kLargeClusterEndpointsThreshold = 1000;
+
+// What a plan wrote for one service port's own chains (KUBE-EXT/FW/SVC/SVL/SEP), so that a later
+// partial sync can account for the port while it is unchanged (its chains stay active, its rules
+// count as skipped) without hashing and rendering them again: at 10k services x 10 endpoints
+// that rendering is most of a partial sync's planning time.
+struct ServicePortChains {
+  ServiceChainNames names;
+  std::vector<std::string> chains;  // declared, in order
+  size_t rule_lines = 0;            // rule lines written into them
+};
+using ServicePortChainsMap = std::map<tracker::ServicePortName, std::shared_ptr<const ServicePortChains>>;
 
 struct PlanInput {
   const tracker::ProxySnapshot* snapshot = nullptr;
@@ -38,6 +52,11 @@ struct PlanInput {
   // nullopt: never cleaned up yet.
   SteadyTime now{};
   std::optional<SteadyTime> last_stale_cleanup;
+  // Optional. `previous_service_chains`: what the previous plan recorded (below); a partial sync
+  // takes unchanged ports from it instead of rendering them. The output is the same either way.
+  // `record_service_chains`: filled with what this plan wrote for every service port.
+  const ServicePortChainsMap* previous_service_chains = nullptr;
+  ServicePortChainsMap* record_service_chains = nullptr;
 };
 
 IptablesPlan planIptables(const PlanInput& input);

@@ -61,6 +61,8 @@ class IptablesProxier final : public proxy::Proxier {
   std::optional<SteadyTime> last_full_sync_;
   std::optional<SteadyTime> last_stale_cleanup_;
   std::set<std::string> kernel_nat_chains_;
+  // What the last successful plan wrote per service port (partial syncs reuse it).
+  ServicePortChainsMap service_chains_;
   IptablesPlan last_plan_;
   bool keep_last_plan_ = false;
 };

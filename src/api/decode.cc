@@ -244,7 +244,7 @@ DecodeResult decodeManifests(const std::vector<ManifestFile>& files) {
     // defence (allocation failure on absurd input, a library bug).
     auto checkpoint = sink.checkpoint();
     try {
-      if (looksLikeJson(file.bytes)) {
+      if (looksLikeJson(file.text())) {
         internal::decodeJsonFile(file, sink);
       } else {
         internal::decodeYamlFile(file, sink);

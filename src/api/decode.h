@@ -9,6 +9,7 @@
 // service.kubernetes.io/headless) are dropped here.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,14 @@ inline constexpr size_t kManifestPadding = 64;
 struct ManifestFile {
   std::string name;   // shown in messages ("cluster.yaml", "<stdin>")
   std::string bytes;
+  // Instead of `bytes`: text that lives elsewhere (a mapped file, see util/mapped_file.h), kept
+  // alive by `storage`, with at least kManifestPadding readable bytes after its end.
+  std::string_view padded_text;
+  std::shared_ptr<const void> storage;
+
+  std::string_view text() const { return storage ? padded_text : std::string_view(bytes); }
+  // Readable bytes from text().data() on (text plus any spare room after it).
+  size_t readable() const { return storage ? padded_text.size() + kManifestPadding : bytes.capacity(); }
 };
 
 struct DecodeResult {

@@ -459,8 +459,8 @@ std::string syntaxMessage(std::string_view text, JsonWalk& walk, simdjson::error
 }  // namespace
 
 void decodeJsonFile(const ManifestFile& file, ManifestSink& sink) {
-  std::string_view text = file.bytes;
-  size_t capacity = file.bytes.capacity();
+  std::string_view text = file.text();
+  size_t capacity = file.readable();
   if (text.substr(0, 3) == "\xEF\xBB\xBF") {  // simdjson wants no byte order mark
     text.remove_prefix(3);
     capacity -= 3;

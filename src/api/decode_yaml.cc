@@ -356,11 +356,11 @@ std::string syntaxMessage(const YAML::Exception& e) {
 }  // namespace
 
 void decodeYamlFile(const ManifestFile& file, ManifestSink& sink) {
-  MemoryBuffer buffer(file.bytes.data(), file.bytes.size());
+  MemoryBuffer buffer(file.text().data(), file.text().size());
   std::istream in(&buffer);
   try {
     YAML::Parser parser(in);
-    size_t events_left = 2 * file.bytes.size() + 1024;
+    size_t events_left = 2 * file.text().size() + 1024;
     for (;;) {
       YamlTree tree;
       TreeBuilder builder(tree, events_left);

@@ -1,5 +1,7 @@
 #include "src/cli/cluster_input.h"
 
+#include <sys/stat.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 #include <sstream>
 
 #include "src/config/proxier_settings.h"
+#include "src/util/mapped_file.h"
 
 namespace kproxy::cli {
 namespace {
@@ -84,6 +87,21 @@ Result<LoadedConfig> loadConfig(const std::string& path, std::vector<std::string
 api::ClusterState loadManifests(const std::vector<std::string>& paths, std::vector<std::string>* errors) {
   std::vector<api::ManifestFile> files;
   for (const auto& path : paths) {
+    struct stat st {};
+    if (path != "-" && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      // Regular files are parsed in place from a mapping: a 50 MB dump is neither copied nor
+      // backed by fresh pages.
+      auto mapped = MappedFile::open(path, api::kManifestPadding);
+      if (!mapped.ok()) {
+        errors->push_back(mapped.error().message);
+        continue;
+      }
+      api::ManifestFile file{.name = path};
+      file.padded_text = (*mapped)->bytes();
+      file.storage = *mapped;
+      files.push_back(std::move(file));
+      continue;
+    }
     auto bytes = readInput(path);
     if (!bytes.ok()) {
       errors->push_back(bytes.error().message);

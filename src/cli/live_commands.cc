@@ -8,6 +8,7 @@
 #include "modes/iptables/chain_names.h"
 #include "modes/iptables/proxier.h"
 #include "src/cli/cluster_input.h"
+#include "src/cli/ipvs_live.h"
 #include "src/cli/live_proxy.h"
 #include "src/cli/node_probe.h"
 #include "src/cli/node_setup.h"
@@ -34,8 +35,9 @@ int runSync(const SyncOptions& options, std::string& err) {
   if (!loaded.ok()) return fail(2);
   config::KubeProxyConfiguration cfg = loaded->config;
   if (!options.proxy_mode.empty()) cfg.mode = options.proxy_mode;
+  if (cfg.effectiveMode() == "ipvs") return runSyncIpvs(options, err);
   if (cfg.effectiveMode() != "iptables") {
-    errors.push_back("sync: proxy mode \"" + cfg.effectiveMode() + "\" is not implemented yet (only iptables)");
+    errors.push_back("sync: proxy mode \"" + cfg.effectiveMode() + "\" is not implemented yet (iptables, ipvs)");
     return fail(2);
   }
   auto node_name = resolveNodeName(options.hostname_override, cfg);
@@ -153,7 +155,7 @@ Verb addSyncVerb(CLI::App& app) {
   cmd->add_option("-f,--filename", options->files, "Manifests; - for stdin")->required()->allow_extra_args(false);
   cmd->add_option("--config", options->config_path, "KubeProxyConfiguration file");
   cmd->add_option("--hostname-override", options->hostname_override, "This node's name");
-  cmd->add_option("--proxy-mode", options->proxy_mode, "iptables (overrides the config file)");
+  cmd->add_option("--proxy-mode", options->proxy_mode, "iptables or ipvs (overrides the config file)");
   cmd->add_option("--ip-family", options->ip_family, "ipv4 or ipv6 (default: every family the node has)");
   cmd->add_option("-v,--v", options->verbosity, "Log verbosity");
   return {cmd, [options] {
@@ -164,17 +166,35 @@ Verb addSyncVerb(CLI::App& app) {
           }};
 }
 
+int runCleanup(std::string& err) {
+  auto env = openLiveEnvironment();
+  if (!env.ok()) {
+    err += "error: " + env.error().message + "\n";
+    return 1;
+  }
+  const auto families = detectFamilies(**env);
+  // The two modes share chain names (KUBE-SERVICES, KUBE-MARK-MASQ, ...) and each mode's chains go
+  // in one atomic restore per table, so a chain of one mode can still be jumped to from a chain of
+  // the other and the whole restore fails as busy. A second pass, once the other mode's chains are
+  // gone, removes what the first could not; only the last pass's errors count.
+  CleanupReport report;
+  for (int pass = 0; pass < 2; ++pass) {
+    report = cleanupIpvs(*(*env)->iptables, families);
+    auto iptables_report = cleanupIptables(*(*env)->iptables, families);
+    report.errors.insert(report.errors.end(), iptables_report.errors.begin(), iptables_report.errors.end());
+    if (report.errors.empty()) break;
+  }
+  for (const auto& e : report.errors) err += "error: " + e + "\n";
+  return report.errors.empty() ? 0 : 1;
+}
+
 Verb addCleanupVerb(CLI::App& app) {
   auto* cmd = app.add_subcommand("cleanup", "Remove every chain and rule kproxy or kube-proxy created, and exit");
   return {cmd, [] {
-            auto env = openLiveEnvironment();
-            if (!env.ok()) {
-              std::cerr << "error: " << env.error().message << "\n";
-              return 1;
-            }
-            auto report = cleanupIptables(*(*env)->iptables, detectFamilies(**env));
-            for (const auto& e : report.errors) std::cerr << "error: " << e << "\n";
-            return report.errors.empty() ? 0 : 1;
+            std::string err;
+            const int code = runCleanup(err);
+            std::cerr << err;
+            return code;
           }};
 }
 

@@ -31,6 +31,9 @@ struct CleanupReport {
 CleanupReport cleanupIptables(netlink::IptablesRestore& iptables, const std::vector<IpFamily>& families);
 
 Verb addSyncVerb(CLI::App& app);
+// `kproxy cleanup` in this network namespace: IPVS mode's leftovers, then iptables mode's.
+// Problems go to `err`, one "error: ..." line each; returns the exit code (0 or 1).
+int runCleanup(std::string& err);
 Verb addCleanupVerb(CLI::App& app);
 Verb addFactsVerb(CLI::App& app);
 

@@ -17,6 +17,7 @@ struct RenderOptions {
   std::string ip_family = "ipv4";      // --ip-family ipv4|ipv6
   std::vector<std::string> from;       // --from (earlier states, in order)
   bool full_sync = false;              // --full-sync
+  bool timings = false;                // --timings: time of each stage on stderr
   // --output-dir: write the output into files there instead of `out` (created if missing).
   // ipvs mode: ipvsadm.txt, ipset.txt, kube-ipvs0.txt, iptables.txt; iptables mode: iptables.txt.
   std::string output_dir;

@@ -32,7 +32,10 @@
 #include "src/server/metrics_server.h"
 #include "src/util/log.h"
 #include "src/util/unique_handle.h"
+#include "src/watch/api_source.h"
+#include "src/watch/deferred_sink.h"
 #include "src/watch/file_source.h"
+#include "src/watch/kubeconfig.h"
 
 namespace kproxy::cli {
 namespace {
@@ -242,6 +245,34 @@ class DaemonObserver final : public ProxyServerObserver {
   ExitRequest& exit_;
 };
 
+enum class NodeWait { kReady, kSignal, kTimeout };
+
+// upstream NodeManager: poll (every second, up to 5 minutes) until this node's Node exists
+// with addresses, and with PodCIDRs in NodeCIDR mode. A stop signal ends the wait.
+NodeWait waitForNode(watch::DeferredSink& events, const std::string& node_name, bool need_pod_cidrs, int signal_fd,
+                     std::shared_ptr<const api::Node>* node) {
+  auto ready = [need_pod_cidrs](const api::Node& n) {
+    return !config::nodeHostIps(n).empty() && (!need_pod_cidrs || !n.pod_cidrs.empty());
+  };
+  std::stop_source never;
+  for (int second = 0; second < 300; ++second) {
+    if (auto n = events.waitForNode(ready, std::chrono::seconds(1), never.get_token())) {
+      *node = std::move(n);
+      return NodeWait::kReady;
+    }
+    pollfd pfd{signal_fd, POLLIN, 0};
+    if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN)) {
+      signalfd_siginfo info{};
+      ssize_t r = read(signal_fd, &info, sizeof(info));
+      (void)r;
+      log::info(0, "Received signal {} while waiting for node {}, stopping", info.ssi_signo, node_name);
+      return NodeWait::kSignal;
+    }
+    if (second % 10 == 9) log::info(0, "Waiting for node {} to exist with addresses", node_name);
+  }
+  return NodeWait::kTimeout;
+}
+
 // The sync period of the configured mode (retry delay, canary interval, healthz timeout base).
 std::pair<config::Duration, config::Duration> syncPeriods(const config::KubeProxyConfiguration& cfg) {
   const std::string mode = cfg.effectiveMode();
@@ -295,6 +326,8 @@ int runDaemon(const config::KubeProxyFlags& flags, const config::KubeProxyConfig
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A peer that closes a connection (API server, scraper) must not kill the daemon.
+  signal(SIGPIPE, SIG_IGN);
   UniqueFd signal_fd(signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
 
   // upstream Options.initWatcher: a write to or rename of the configuration file ends kube-proxy.
@@ -307,20 +340,38 @@ int runDaemon(const config::KubeProxyFlags& flags, const config::KubeProxyConfig
   }
 
   // ----- Where the objects come from, and this node's Node at start. -----
+  // With the API, the source starts now and its events are held (DeferredSink) until the
+  // proxy server exists: the Node it delivers configures the proxiers.
   api::ClusterState initial;
+  std::unique_ptr<watch::DeferredSink> api_events;
+  std::unique_ptr<watch::ApiObjectSource> api_source;
+  std::jthread source_thread;  // joined before everything the source feeds goes away
+  std::shared_ptr<const api::Node> api_node;
   if (!flags.objects.empty()) {
     std::vector<std::string> decode_errors;
     initial = loadManifests(flags.objects, &decode_errors);
     for (const auto& e : decode_errors) log::error("{}", e);
   } else {
-    // >>> KUBERNETES API SOURCE PLUGS IN HERE (1/2) <<<
-    // Build watch::ApiClientConfig from cfg.client_connection (kubeconfig, contentType, qps,
-    // burst) and flags.master (overrides the kubeconfig's server; both empty: in-cluster config),
-    // then wait, as upstream's NodeManager does (poll 1 s, up to 5 min), for this node's Node
-    // (node_name) to exist with addresses, and put it in `initial.nodes`.
-    return fail("the Kubernetes API source is not built yet; give kproxy's --objects FILE");
+    auto api_config = watch::buildApiClientConfig(cfg.client_connection.kubeconfig, flags.master);
+    if (!api_config.ok()) return fail(api_config.error().message);
+    api_config->user_agent = std::string("kube-proxy/") + kKubernetesGitVersion + " (kproxy)";
+    log::info(0, "Using the Kubernetes API at {}", api_config->server);
+    api_events = std::make_unique<watch::DeferredSink>(*node_name);
+    api_source = std::make_unique<watch::ApiObjectSource>(std::move(*api_config), *node_name, *api_events,
+                                                          [](const std::string& e) { log::error("{}", e); });
+    source_thread = std::jthread([source = api_source.get()](std::stop_token stop) { source->run(stop); });
+    switch (waitForNode(*api_events, *node_name, cfg.effectiveDetectLocalMode() == "NodeCIDR", signal_fd.get(),
+                        &api_node)) {
+      case NodeWait::kReady:
+        break;
+      case NodeWait::kSignal:
+        return 0;
+      case NodeWait::kTimeout:
+        return fail("timed out waiting for node \"" + *node_name + "\" to exist with addresses" +
+                    (cfg.effectiveDetectLocalMode() == "NodeCIDR" ? " and PodCIDRs" : ""));
+    }
   }
-  const api::Node* node = findNode(initial, *node_name);
+  const api::Node* node = api_node ? api_node.get() : findNode(initial, *node_name);
 
   auto env = openLiveEnvironment();
   if (!env.ok()) return fail(env.error().message);
@@ -406,22 +457,14 @@ int runDaemon(const config::KubeProxyFlags& flags, const config::KubeProxyConfig
   ProxyServer server(std::move(proxies), server_options, (*env)->clock, &observer);
   server.start();
 
-  std::jthread source_thread;
-  if (!flags.objects.empty()) {
+  if (api_events) {
+    api_events->attach(server);  // ProxyServer syncs once Services and EndpointSlices are listed
+  } else {
     source_thread = std::jthread([&server, &flags, name = *node_name](std::stop_token stop) {
       watch::FileObjectSource source(flags.objects, name, server,
                                      [](const std::string& e) { log::error("objects: {}", e); });
       source.run(stop);
     });
-  } else {
-    // >>> KUBERNETES API SOURCE PLUGS IN HERE (2/2) <<<
-    // source_thread = std::jthread([&](std::stop_token stop) {
-    //   watch::ApiObjectSource source(api_config, *node_name, server,
-    //                                 [](const std::string& e) { log::error("{}", e); });
-    //   source.run(stop);
-    // });
-    // ProxyServer starts syncing once the source reports Services and EndpointSlices synced
-    // (onSynced), as upstream waits for its informers.
   }
 
   // ----- Wait for a signal, a changed configuration file, or an exit request. -----

@@ -25,6 +25,7 @@ Verb addRenderVerb(CLI::App& app) {
   cmd->add_option("--from", options->from, "Earlier complete cluster states, synced in order before -f")
       ->allow_extra_args(false);
   cmd->add_flag("--full-sync", options->full_sync, "Print the next sync as a full sync");
+  cmd->add_flag("--timings", options->timings, "Print the time of each stage (parse, track, render) to stderr");
   cmd->add_option("--output-dir", options->output_dir,
                   "Write files to this directory instead of stdout (ipvs: ipvsadm.txt, ipset.txt, kube-ipvs0.txt, "
                   "iptables.txt; iptables: iptables.txt)");

@@ -4,7 +4,15 @@
 // case's node facts name (an -m nfacct rule fails without its counter).
 #include <gtest/gtest.h>
 
+#include <sstream>
+
+#include "modes/common/restore_text.h"
+#include "modes/iptables/proxier.h"
+#include "netlink/iptables_restore.h"
+#include "src/tracker/snapshot.h"
 #include "src/util/subprocess.h"
+#include "tests/fakes/fake_clock.h"
+#include "tests/unit/tracker/builders.h"
 #include "tests/golden/golden_case.h"
 #include "tests/netns/netns.h"
 
@@ -66,6 +74,137 @@ INSTANTIATE_TEST_SUITE_P(Iptables, KernelAcceptsGoldenPayloads,
                          ::testing::ValuesIn(golden::discoverGoldenCases(fs::path(KPROXY_SOURCE_DIR) /
                                                                          "testdata/golden/iptables")),
                          caseName);
+
+// The real back end, except that the restore numbered `fail_at` (1-based, counted from arm())
+// gets a rule no kernel accepts at the end of its last table, so that restore fails as a whole.
+class FailingRestore final : public netlink::IptablesRestore {
+ public:
+  explicit FailingRestore(netlink::IptablesRestore& real) : real_(real) {}
+  void arm(int fail_at) {
+    fail_at_ = fail_at;
+    calls_ = 0;
+  }
+  netlink::IptablesBackend backend() const override { return real_.backend(); }
+  Status restore(IpFamily family, const std::vector<std::string_view>& pieces,
+                 const netlink::RestoreOptions& options) override {
+    if (fail_at_ == 0 || ++calls_ != fail_at_) return real_.restore(family, pieces, options);
+    std::string input;
+    for (auto piece : pieces) input.append(piece);
+    const size_t commit = input.rfind("COMMIT\n");
+    input.insert(commit, "-A KUBE-MARK-MASQ -m kproxy-no-such-match -j ACCEPT\n");
+    fail_at_ = 0;
+    return real_.restore(family, {input}, options);
+  }
+  Result<std::string> save(IpFamily family, std::string_view table) override { return real_.save(family, table); }
+  Result<bool> ruleExists(IpFamily f, std::string_view t, std::string_view c, const std::vector<std::string>& a) override {
+    return real_.ruleExists(f, t, c, a);
+  }
+  Status insertRule(IpFamily f, std::string_view t, std::string_view c, const std::vector<std::string>& a,
+                    bool prepend) override {
+    return real_.insertRule(f, t, c, a, prepend);
+  }
+  Status deleteRule(IpFamily f, std::string_view t, std::string_view c, const std::vector<std::string>& a) override {
+    return real_.deleteRule(f, t, c, a);
+  }
+  Status ensureChain(IpFamily f, std::string_view t, std::string_view c) override { return real_.ensureChain(f, t, c); }
+  Result<bool> chainExists(IpFamily f, std::string_view t, std::string_view c) override {
+    return real_.chainExists(f, t, c);
+  }
+  bool hasRandomFully() const override { return real_.hasRandomFully(); }
+
+ private:
+  netlink::IptablesRestore& real_;
+  int fail_at_ = 0;
+  int calls_ = 0;
+};
+
+void addService(tracker::ProxyStateTracker& tracker, int i, const std::string& endpoint_prefix) {
+  const std::string name = "svc" + std::to_string(i);
+  tracker.onServiceAdd(testing::makeService("ns", name, "172.30." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1)));
+  tracker.onEndpointSliceAdd(testing::makeSlice("ns", name, name + "-1",
+                                                {{.ip = endpoint_prefix + std::to_string(i % 250) + ".1"},
+                                                 {.ip = endpoint_prefix + std::to_string(i % 250) + ".2"}}));
+}
+
+// A chunked full sync on nf_tables (the whole-table hint off, small chunks) whose later chunk
+// fails: every chain the previous sync wrote is still in the kernel with the same rules, so
+// traffic takes the previous paths; only unreferenced new chains were added. The retry is a full
+// sync and converges.
+TEST(ChunkedFullSync, LaterChunkFailureLeavesThePreviousRulesWorking) {
+  KPROXY_ENTER_FRESH_NETNS();
+  auto real = netlink::newProcessIptables(netlink::IptablesBackend::kNft);
+  FailingRestore iptables(*real);
+  testing::FakeClock clock;
+  config::ProxierSettings settings;
+  settings.family = IpFamily::kIPv4;
+  settings.node_name = "node-a";
+  settings.node_ip = *IpAddress::parse("192.168.0.2");
+  settings.masquerade_mark = config::formatMasqueradeMark(14);
+  settings.local_detector = {config::LocalTrafficDetector::Kind::kCidr, "10.0.0.0/8"};
+  settings.node_port_addresses.cidrs = {*Cidr::parse("0.0.0.0/0")};
+  iptables::IptablesProxier proxier({.iptables = iptables, .clock = clock}, settings,
+                                    {.nft_whole_table_cache_min_chains = 0, .chunk_full_syncs = true,
+                                     .chunk_chains = 10, .min_chains_to_chunk = 20});
+  tracker::ProxyStateTracker tracker({.family = IpFamily::kIPv4, .node_name = "node-a"});
+  for (int i = 0; i < 20; ++i) addService(tracker, i, "10.1.");
+  {
+    auto [snapshot, changes] = tracker.checkout();
+    auto first = proxier.sync(*snapshot, changes);
+    ASSERT_TRUE(first.ok()) << first.error().message;
+    ASSERT_GT(first->restores, 3u) << "the first sync is chunked too";
+  }
+  auto before = real->save(IpFamily::kIPv4, "nat");
+  ASSERT_TRUE(before.ok()) << before.error().message;
+
+  // New services (new chains, written in chunks) and new endpoints for the old ones; the third
+  // chunk fails.
+  for (int i = 0; i < 20; ++i) addService(tracker, i, "10.2.");
+  for (int i = 20; i < 40; ++i) addService(tracker, i, "10.3.");
+  proxier.requestFullSync();
+  iptables.arm(3);
+  {
+    auto [snapshot, changes] = tracker.checkout();
+    auto failed = proxier.sync(*snapshot, changes);
+    ASSERT_FALSE(failed.ok()) << "the third restore was to fail";
+  }
+  auto after = real->save(IpFamily::kIPv4, "nat");
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  auto parsed_before = restore::parseRestoreText(*before);
+  auto parsed_after = restore::parseRestoreText(*after);
+  ASSERT_TRUE(parsed_before.ok() && parsed_after.ok());
+  const restore::Table* nat_before = parsed_before->find("nat");
+  const restore::Table* nat_after = parsed_after->find("nat");
+  ASSERT_NE(nat_before, nullptr);
+  ASSERT_NE(nat_after, nullptr);
+  size_t service_chains = 0;
+  for (const auto& chain : nat_before->chains) {
+    SCOPED_TRACE(chain.name);
+    const restore::Chain* now = nat_after->find(chain.name);
+    ASSERT_NE(now, nullptr) << "a chain of the previous sync is gone";
+    EXPECT_EQ(now->rules, chain.rules) << "a chain of the previous sync changed";
+    if (chain.name.rfind("KUBE-SVC-", 0) == 0) ++service_chains;
+  }
+  EXPECT_EQ(service_chains, 20u);
+  // The first chunks did land: new chains exist, but nothing of the previous sync jumps to them
+  // (the previous chains are unchanged, above).
+  EXPECT_GT(nat_after->chains.size(), nat_before->chains.size()) << *after;
+
+  // The retry is a full sync and converges: 40 services, old endpoints gone.
+  auto [snapshot, changes] = tracker.checkout();
+  auto retried = proxier.sync(*snapshot, changes);
+  ASSERT_TRUE(retried.ok()) << retried.error().message;
+  EXPECT_TRUE(retried->full_sync);
+  auto converged = real->save(IpFamily::kIPv4, "nat");
+  ASSERT_TRUE(converged.ok());
+  size_t svc_chains = 0;
+  std::istringstream lines(*converged);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(":KUBE-SVC-", 0) == 0) ++svc_chains;
+  }
+  EXPECT_EQ(svc_chains, 40u) << *converged;
+  EXPECT_EQ(converged->find("10.1."), std::string::npos) << "the old endpoints' chains are deleted";
+  EXPECT_NE(converged->find("10.2.0.1"), std::string::npos);
+}
 
 }  // namespace
 }  // namespace kproxy::netns

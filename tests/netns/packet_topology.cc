@@ -208,6 +208,7 @@ std::string renderObjects(const std::vector<ServiceSpec>& services) {
     y += "  type: " + s.type + "\n";
     y += "  clusterIP: " + s.cluster_ip + "\n  clusterIPs: [" + s.cluster_ip + "]\n  ipFamilies: [IPv4]\n";
     if (!s.external_traffic_policy.empty()) y += "  externalTrafficPolicy: " + s.external_traffic_policy + "\n";
+    if (!s.internal_traffic_policy.empty()) y += "  internalTrafficPolicy: " + s.internal_traffic_policy + "\n";
     if (s.health_check_node_port != 0) y += "  healthCheckNodePort: " + std::to_string(s.health_check_node_port) + "\n";
     if (s.client_ip_affinity) {
       y += "  sessionAffinity: ClientIP\n  sessionAffinityConfig:\n    clientIP: {timeoutSeconds: 10800}\n";

@@ -106,6 +106,7 @@ struct ServiceSpec {
   std::vector<std::string> source_ranges;      // spec.loadBalancerSourceRanges
   std::vector<EndpointRef> endpoints;          // one EndpointSlice (written even when empty)
   bool has_slice = true;
+  std::string internal_traffic_policy;  // "" = Cluster
 };
 
 // The Node (node-1, InternalIP kNodeIp) and every service with its slice, as YAML documents.

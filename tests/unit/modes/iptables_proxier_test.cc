@@ -162,9 +162,11 @@ TEST_F(IptablesProxierTest, ChunkedFullSyncReachesTheSameState) {
   for (int i = 0; i < 120; ++i) addService(i, 5);
   auto [snapshot, changes] = tracker_.checkout();
   FakeIptablesRestore single, chunked;
-  IptablesProxier one({.iptables = single, .clock = clock_}, settings());
+  // The fake does not take the "-S" whole-table hint, so it is off here (these plans pass 1000 chains).
+  IptablesProxier one({.iptables = single, .clock = clock_}, settings(), {.nft_whole_table_cache_min_chains = 0});
   IptablesProxier many({.iptables = chunked, .clock = clock_}, settings(),
-                       {.chunk_full_syncs = true, .chunk_chains = 50, .min_chains_to_chunk = 100});
+                       {.nft_whole_table_cache_min_chains = 0, .chunk_full_syncs = true, .chunk_chains = 50,
+                        .min_chains_to_chunk = 100});
   ASSERT_TRUE(one.sync(*snapshot, changes).ok());
   auto report = many.sync(*snapshot, changes);
   ASSERT_TRUE(report.ok()) << report.error().message;
@@ -191,6 +193,118 @@ TEST_F(IptablesProxierTest, CanaryChains) {
   EXPECT_FALSE(*proxier.canariesPresent());
   ASSERT_TRUE(proxier.ensureCanaries().ok());
   EXPECT_TRUE(*proxier.canariesPresent());
+}
+
+}  // namespace
+}  // namespace kproxy::iptables
+
+namespace kproxy::iptables {
+namespace {
+
+// Records every restore input and accepts it (for what the applier writes, not what it does).
+class RecordingRestore final : public netlink::IptablesRestore {
+ public:
+  explicit RecordingRestore(netlink::IptablesBackend backend) : backend_(backend) {}
+  netlink::IptablesBackend backend() const override { return backend_; }
+  Status restore(IpFamily, const std::vector<std::string_view>& pieces, const netlink::RestoreOptions&) override {
+    std::string input;
+    for (auto piece : pieces) input.append(piece);
+    inputs.push_back(std::move(input));
+    return okStatus();
+  }
+  Result<std::string> save(IpFamily, std::string_view) override { return std::string(); }
+  Result<bool> ruleExists(IpFamily, std::string_view, std::string_view, const std::vector<std::string>&) override {
+    return true;
+  }
+  Status insertRule(IpFamily, std::string_view, std::string_view, const std::vector<std::string>&, bool) override {
+    return okStatus();
+  }
+  Status deleteRule(IpFamily, std::string_view, std::string_view, const std::vector<std::string>&) override {
+    return okStatus();
+  }
+  Status ensureChain(IpFamily, std::string_view, std::string_view) override { return okStatus(); }
+  Result<bool> chainExists(IpFamily, std::string_view, std::string_view) override { return true; }
+  bool hasRandomFully() const override { return false; }
+
+  std::vector<std::string> inputs;
+
+ private:
+  netlink::IptablesBackend backend_;
+};
+
+IptablesPlan planOf(const std::string& nat_chains, bool full_sync) {
+  IptablesPlan plan;
+  plan.full_sync = full_sync;
+  plan.filter_chains = ":KUBE-SERVICES - [0:0]\n";
+  plan.nat_chains = ":KUBE-SERVICES - [0:0]\n" + nat_chains;
+  plan.nat_rules = "-A KUBE-SERVICES -j RETURN\n";
+  return plan;
+}
+
+TEST(IptablesApplierWholeTableHint, LargeNftRestoresStartTheirNatBlockWithList) {
+  const std::string many = ":KUBE-SVC-AAAA - [0:0]\n:KUBE-SEP-BBBB - [0:0]\n:KUBE-SEP-CCCC - [0:0]\n";
+  RecordingRestore nft(netlink::IptablesBackend::kNft);
+  IptablesApplier applier(nft, IpFamily::kIPv4, {.nft_whole_table_cache_min_chains = 3});
+  ASSERT_TRUE(applier.apply(planOf(many, true), {}).ok());
+  ASSERT_EQ(nft.inputs.size(), 1u) << "a full sync with the hint is one transaction";
+  EXPECT_NE(nft.inputs[0].find("COMMIT\n*nat\n-S\n:KUBE-SERVICES"), std::string::npos) << nft.inputs[0];
+  EXPECT_EQ(nft.inputs[0].find("*filter\n-S"), std::string::npos) << "the filter block names few chains";
+
+  // Below the threshold: no hint.
+  IptablesApplier few(nft, IpFamily::kIPv4, {.nft_whole_table_cache_min_chains = 10});
+  ASSERT_TRUE(few.apply(planOf(many, true), {}).ok());
+  EXPECT_EQ(nft.inputs.back().find("-S\n"), std::string::npos) << nft.inputs.back();
+
+  // A partial sync naming few chains of a table that holds many: listing the table would cost more.
+  std::set<std::string> existing;
+  for (int i = 0; i < 100; ++i) existing.insert("KUBE-SEP-" + std::to_string(1000 + i));
+  ASSERT_TRUE(applier.apply(planOf(many, false), existing).ok());
+  EXPECT_EQ(nft.inputs.back().find("-S\n"), std::string::npos) << nft.inputs.back();
+
+  // Never on legacy, where "-S" has no such effect.
+  RecordingRestore legacy(netlink::IptablesBackend::kLegacy);
+  IptablesApplier on_legacy(legacy, IpFamily::kIPv4, {.nft_whole_table_cache_min_chains = 3});
+  ASSERT_TRUE(on_legacy.apply(planOf(many, true), {}).ok());
+  EXPECT_EQ(legacy.inputs.back().find("-S\n"), std::string::npos) << legacy.inputs.back();
+}
+
+TEST_F(IptablesProxierTest, PartialPlanFromRecordedServiceChainsEqualsAFullRendering) {
+  for (int i = 0; i < 40; ++i) addService(i, 3);
+  const config::ProxierSettings s = settings();
+  auto [first, first_changes] = tracker_.checkout();
+  ServicePortChainsMap recorded;
+  PlanInput full_input{.snapshot = first.get(), .settings = &s, .full_sync = true, .changes = &first_changes};
+  full_input.record_service_chains = &recorded;
+  const IptablesPlan full = planIptables(full_input);
+  ASSERT_EQ(recorded.size(), 40u);
+
+  // One endpoint of one service changes; another service goes away.
+  tracker_.onEndpointSliceUpdate(testing::makeSlice("ns", "svc7", "svc7-1", {{.ip = "10.0.7.1"}, {.ip = "10.0.7.9"}}));
+  tracker_.onServiceDelete(testing::makeService("ns", "svc9", "172.30.0.10"));
+  auto [second, changes] = tracker_.checkout();
+  const std::set<std::string> existing = natChainsAfter({}, full);
+  PlanInput partial_input{.snapshot = second.get(), .settings = &s, .full_sync = false, .changes = &changes,
+                          .existing_nat_chains = &existing};
+  ServicePortChainsMap rendered_record, reused_record;
+  partial_input.record_service_chains = &rendered_record;
+  const IptablesPlan rendered = planIptables(partial_input);
+  partial_input.previous_service_chains = &recorded;
+  partial_input.record_service_chains = &reused_record;
+  const IptablesPlan reused = planIptables(partial_input);
+
+  EXPECT_EQ(reused.payload(), rendered.payload());
+  EXPECT_EQ(reused.nat_rules_skipped_count, rendered.nat_rules_skipped_count);
+  EXPECT_GT(reused.nat_rules_skipped_count, 0u);
+  EXPECT_EQ(reused.active_nat_chains, rendered.active_nat_chains);
+  EXPECT_EQ(reused.written_nat_chains, rendered.written_nat_chains);
+  EXPECT_EQ(reused.deleted_nat_chains, rendered.deleted_nat_chains);
+  EXPECT_FALSE(reused.deleted_nat_chains.empty()) << "svc9's chains are stale";
+  ASSERT_EQ(reused_record.size(), rendered_record.size());
+  for (const auto& [name, chains] : rendered_record) {
+    ASSERT_EQ(reused_record.count(name), 1u);
+    EXPECT_EQ(reused_record.at(name)->chains, chains->chains);
+    EXPECT_EQ(reused_record.at(name)->rule_lines, chains->rule_lines);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,83 @@
+#include "modes/ipvs/proxier.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "netlink/errors.h"
+
+namespace kproxy::ipvs {
+namespace {
+
+// (major, minor) of "6.1.0-57-cloud-amd64"; (0, 0) when unreadable.
+std::pair<int, int> kernelVersion(const std::string& release) {
+  int major = 0, minor = 0;
+  if (std::sscanf(release.c_str(), "%d.%d", &major, &minor) != 2) return {0, 0};
+  return {major, minor};
+}
+
+}  // namespace
+
+Status checkIpvsUsable(netlink::IpvsClient& ipvs, const std::string& scheduler) {
+  auto services = ipvs.listServices();
+  if (!services.ok()) return Error("can't use the IPVS proxier: " + services.error().message, services.error().code);
+  for (const auto& s : *services) {
+    if (s.scheduler == scheduler) return okStatus();
+  }
+  netlink::IpvsService probe;
+  probe.address = IpAddress::parse("198.51.100.0").value();
+  probe.protocol = netlink::kIpvsProtoTcp;
+  probe.port = 20000;
+  probe.scheduler = scheduler;
+  if (auto s = ipvs.addService(probe); !s.ok() && !netlink::isAlreadyExists(s.error())) {
+    return Error("can't use the IPVS proxier: " + s.error().message, s.error().code);
+  }
+  auto again = ipvs.listServices();
+  Status removed = ipvs.deleteService(probe);
+  if (!again.ok()) return Error("can't use the IPVS proxier: " + again.error().message, again.error().code);
+  if (again->empty()) return Error("can't use the IPVS proxier: the kernel lists no virtual servers after adding one", EINVAL);
+  if (!removed.ok()) return Error("can't use the IPVS proxier: " + removed.error().message, removed.error().code);
+  return okStatus();
+}
+
+Status ensureIpvsSysctls(netlink::Sysctl& sysctl, const std::vector<Sysctl>& sysctls, const std::string& kernel_release) {
+  for (const auto& s : sysctls) {
+    if (auto st = netlink::ensureSysctl(sysctl, s.name, s.value); !st.ok()) return st;
+  }
+  auto [major, minor] = kernelVersion(kernel_release);
+  const bool reuse_matters = (major > 4 || (major == 4 && minor >= 1)) && (major < 5 || (major == 5 && minor < 9));
+  if (reuse_matters) return netlink::ensureSysctl(sysctl, "net/ipv4/vs/conn_reuse_mode", 0);
+  return okStatus();
+}
+
+Result<proxy::SyncReport> IpvsProxier::sync(const tracker::ProxySnapshot& snapshot, const tracker::UpdateResult&) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<IpAddress> bound;
+  if (auto listed = deps_.links.listAddresses(kDummyDevice, settings_.family); listed.ok()) {
+    bound = std::move(*listed);
+  } else if (listed.error().code != ENODEV) {
+    return listed.error();
+  }
+  last_plan_ = planIpvs({.snapshot = &snapshot, .settings = &settings_, .ipvs = &ipvs_, .kube_ipvs0_addresses = &bound});
+  if (sysctl_ != nullptr && !sysctls_done_) {
+    if (auto s = ensureIpvsSysctls(*sysctl_, last_plan_.sysctls, kernel_release_); !s.ok()) return s.error();
+    sysctls_done_ = true;
+  }
+  auto applied = applier_.apply(last_plan_);
+  if (!applied.ok()) return applied.error();
+  last_apply_ = std::move(*applied);
+  proxy::SyncReport report;
+  report.full_sync = true;
+  report.bytes_written = last_plan_.iptables_payload.size();
+  report.restores = deps_.iptables != nullptr ? 1 : 0;
+  report.no_local_endpoints_internal = last_plan_.no_local_endpoints_internal;
+  report.no_local_endpoints_external = last_plan_.no_local_endpoints_external;
+  report.duration = std::chrono::steady_clock::now() - start;
+  if (!last_apply_.errors.empty()) {
+    std::string all;
+    for (const auto& e : last_apply_.errors) all += (all.empty() ? "" : "; ") + e;
+    return Error("ipvs: " + std::to_string(last_apply_.errors.size()) + " item(s) failed: " + all);
+  }
+  return report;
+}
+
+}  // namespace kproxy::ipvs
