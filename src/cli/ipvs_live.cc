@@ -136,42 +136,20 @@ CleanupReport cleanupIpvs(netlink::IptablesRestore& iptables, const std::vector<
     }
   }
   for (IpFamily family : families) {
-    const std::string fam(ipFamilyName(family));
     for (const auto& jump : ipvs::ipvsChainJumps()) {
-      std::vector<std::string> args = {"-m", "comment", "--comment", std::string(jump.comment), "-j", std::string(jump.to)};
-      for (int i = 0; i < 16; ++i) {
-        auto exists = iptables.ruleExists(family, jump.table, jump.from, args);
-        if (!exists.ok() || !*exists) break;
-        if (auto s = iptables.deleteRule(family, jump.table, jump.from, args); !s.ok()) {
-          report.errors.push_back(fam + ": " + s.error().message);
-          break;
-        }
-      }
+      deleteRuleEveryCopy(iptables, family, jump.table, jump.from,
+                          {"-m", "comment", "--comment", std::string(jump.comment), "-j", std::string(jump.to)}, report);
     }
     for (const char* table : {"nat", "filter"}) {
-      auto saved = iptables.save(family, table);
-      if (!saved.ok()) {
-        report.errors.push_back(fam + ": " + saved.error().message);
-        continue;
-      }
-      auto parsed = restore::parseRestoreText(*saved);
-      if (!parsed.ok()) continue;
-      const restore::Table* t = parsed->find(table);
-      if (t == nullptr) continue;
-      std::vector<std::string> ours;
-      for (const auto& chain : t->chains) {
-        for (const auto& owned : ipvs::ipvsChains()) {
-          if (owned.table == table && owned.chain == chain.name) ours.push_back(chain.name);
-        }
-      }
-      if (ours.empty()) continue;
-      std::string input = std::string("*") + table + "\n";
-      for (const auto& c : ours) input += ":" + c + " - [0:0]\n";
-      for (const auto& c : ours) input += "-X " + c + "\n";
-      input += "COMMIT\n";
-      if (auto s = iptables.restore(family, {input}); !s.ok()) {
-        report.errors.push_back(fam + " " + table + ": " + s.error().message);
-      }
+      deleteOwnedChains(
+          iptables, family, table,
+          [table](const std::string& name) {
+            for (const auto& owned : ipvs::ipvsChains()) {
+              if (owned.table == table && owned.chain == name) return true;
+            }
+            return false;
+          },
+          report);
     }
   }
   // Sets last: a set still referenced by a rule cannot be destroyed.

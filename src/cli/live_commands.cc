@@ -97,54 +97,62 @@ int runSync(const SyncOptions& options, std::string& err) {
   return 0;
 }
 
+void deleteRuleEveryCopy(netlink::IptablesRestore& iptables, IpFamily family, std::string_view table,
+                         std::string_view chain, const std::vector<std::string>& args, CleanupReport& report) {
+  for (int i = 0; i < 16; ++i) {
+    auto exists = iptables.ruleExists(family, table, chain, args);
+    if (!exists.ok() || !*exists) return;
+    if (auto s = iptables.deleteRule(family, table, chain, args); !s.ok()) {
+      report.errors.push_back(std::string(ipFamilyName(family)) + ": " + s.error().message);
+      return;
+    }
+  }
+}
+
+void deleteOwnedChains(netlink::IptablesRestore& iptables, IpFamily family, std::string_view table,
+                       const std::function<bool(const std::string&)>& owned, CleanupReport& report) {
+  const std::string fam(ipFamilyName(family));
+  auto saved = iptables.save(family, table);
+  if (!saved.ok()) {
+    report.errors.push_back(fam + ": " + saved.error().message);
+    return;
+  }
+  auto parsed = restore::parseRestoreText(*saved);
+  if (!parsed.ok()) {
+    report.errors.push_back(fam + " " + std::string(table) + ": cannot parse iptables-save output: " +
+                            parsed.error().message);
+    return;
+  }
+  const restore::Table* t = parsed->find(table);
+  if (t == nullptr) return;
+  std::vector<std::string> ours;
+  for (const auto& chain : t->chains) {
+    if (owned(chain.name)) ours.push_back(chain.name);
+  }
+  if (ours.empty()) return;
+  std::string input = "*" + std::string(table) + "\n";
+  for (const auto& c : ours) input += ":" + c + " - [0:0]\n";
+  for (const auto& c : ours) input += "-X " + c + "\n";
+  input += "COMMIT\n";
+  if (auto s = iptables.restore(family, {input}); !s.ok()) {
+    report.errors.push_back(fam + " " + std::string(table) + ": " + s.error().message);
+  }
+}
+
 CleanupReport cleanupIptables(netlink::IptablesRestore& iptables, const std::vector<IpFamily>& families) {
   CleanupReport report;
+  auto owned = [](const std::string& n) {
+    return iptables::isServiceChainName(n) || n == "KUBE-SERVICES" || n == "KUBE-NODEPORTS" ||
+           n == "KUBE-POSTROUTING" || n == "KUBE-MARK-MASQ" || n == "KUBE-EXTERNAL-SERVICES" || n == "KUBE-FORWARD" ||
+           n == "KUBE-PROXY-FIREWALL" || n == "KUBE-PROXY-CANARY";
+  };
   for (IpFamily family : families) {
-    const std::string fam(ipFamilyName(family));
     // Unlink our chains first: a chain still jumped to cannot be deleted.
     for (const auto& rule : iptables::jumpRules()) {
       if (rule.kubelet) continue;
-      auto args = iptables::jumpRuleArgs(rule);
-      // Delete every copy (a crashed process may have left duplicates).
-      for (int i = 0; i < 16; ++i) {
-        auto exists = iptables.ruleExists(family, rule.table, rule.from, args);
-        if (!exists.ok() || !*exists) break;
-        if (auto s = iptables.deleteRule(family, rule.table, rule.from, args); !s.ok()) {
-          report.errors.push_back(fam + ": " + s.error().message);
-          break;
-        }
-      }
+      deleteRuleEveryCopy(iptables, family, rule.table, rule.from, iptables::jumpRuleArgs(rule), report);
     }
-    for (const char* table : {"nat", "filter", "mangle"}) {
-      auto saved = iptables.save(family, table);
-      if (!saved.ok()) {
-        report.errors.push_back(fam + ": " + saved.error().message);
-        continue;
-      }
-      auto parsed = restore::parseRestoreText(*saved);
-      if (!parsed.ok()) {
-        report.errors.push_back(fam + " " + table + ": cannot parse iptables-save output: " + parsed.error().message);
-        continue;
-      }
-      const restore::Table* t = parsed->find(table);
-      if (t == nullptr) continue;
-      std::vector<std::string> ours;
-      for (const auto& chain : t->chains) {
-        const std::string& n = chain.name;
-        const bool owned = iptables::isServiceChainName(n) || n == "KUBE-SERVICES" || n == "KUBE-NODEPORTS" ||
-                           n == "KUBE-POSTROUTING" || n == "KUBE-MARK-MASQ" || n == "KUBE-EXTERNAL-SERVICES" ||
-                           n == "KUBE-FORWARD" || n == "KUBE-PROXY-FIREWALL" || n == "KUBE-PROXY-CANARY";
-        if (owned) ours.push_back(n);
-      }
-      if (ours.empty()) continue;
-      std::string input = std::string("*") + table + "\n";
-      for (const auto& c : ours) input += ":" + c + " - [0:0]\n";
-      for (const auto& c : ours) input += "-X " + c + "\n";
-      input += "COMMIT\n";
-      if (auto s = iptables.restore(family, {input}); !s.ok()) {
-        report.errors.push_back(fam + " " + table + ": " + s.error().message);
-      }
-    }
+    for (const char* table : {"nat", "filter", "mangle"}) deleteOwnedChains(iptables, family, table, owned, report);
   }
   return report;
 }

@@ -4,6 +4,9 @@
 // files).
 #pragma once
 
+#include <functional>
+#include <string_view>
+
 #include <string>
 #include <vector>
 
@@ -25,6 +28,15 @@ int runSync(const SyncOptions& options, std::string& err);
 struct CleanupReport {
   std::vector<std::string> errors;
 };
+
+// Shared by both modes' cleanups. Deletes every copy of one rule (a crashed process may have left
+// duplicates); problems go to `report`.
+void deleteRuleEveryCopy(netlink::IptablesRestore& iptables, IpFamily family, std::string_view table,
+                         std::string_view chain, const std::vector<std::string>& args, CleanupReport& report);
+// Flushes and deletes, in one restore (a chain still jumped to cannot be deleted, and flushing
+// them all first drops their jumps to each other), the chains of `table` that `owned` claims.
+void deleteOwnedChains(netlink::IptablesRestore& iptables, IpFamily family, std::string_view table,
+                       const std::function<bool(const std::string&)>& owned, CleanupReport& report);
 // Removes every chain and jump rule of iptables mode in every family (spec iptables-mode.md §2.3,
 // plus the chains upstream's cleanup leaves: KUBE-MARK-MASQ, KUBE-PROXY-FIREWALL, the canaries).
 // kubelet's KUBE-FIREWALL and its jumps stay: kubelet owns them too.
