@@ -55,7 +55,7 @@ config::ProxierSettings settingsFor(const Inputs& in, const api::ClusterState& s
 
 iptables::IptablesPlan render(const tracker::ProxySnapshot& snapshot, const config::ProxierSettings& settings,
                               const tracker::UpdateResult& changes) {
-  std::set<std::string> none;
+  iptables::ChainNameSet none;
   iptables::PlanInput input{.snapshot = &snapshot, .settings = &settings, .full_sync = true, .changes = &changes,
                             .existing_nat_chains = &none};
   return iptables::planIptables(input);

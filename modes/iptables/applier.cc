@@ -100,7 +100,7 @@ void IptablesApplier::rememberTopLevel(std::string_view table, std::string_view 
   for (auto& [chain, text] : texts) written_top_level_[{std::string(table), std::string(chain)}] = std::move(text);
 }
 
-Result<ApplyReport> IptablesApplier::apply(const IptablesPlan& plan, const std::set<std::string>& kernel_nat_chains) {
+Result<ApplyReport> IptablesApplier::apply(const IptablesPlan& plan, const ChainNameSet& kernel_nat_chains) {
   const auto start = std::chrono::steady_clock::now();
   ApplyReport report;
   const bool partial = !plan.full_sync && options_.skip_unchanged_top_level && !written_top_level_.empty();
@@ -168,7 +168,7 @@ Result<ApplyReport> IptablesApplier::apply(const IptablesPlan& plan, const std::
   // New per-service chains: declared in this plan and absent from the kernel.
   std::vector<std::string_view> new_chains;
   for (auto chain : nat.chains) {
-    if (isServiceChainName(chain) && kernel_nat_chains.count(std::string(chain)) == 0 &&
+    if (isServiceChainName(chain) && kernel_nat_chains.count(chain) == 0 &&
         std::find(nat.deleted.begin(), nat.deleted.end(), chain) == nat.deleted.end()) {
       new_chains.push_back(chain);
     }

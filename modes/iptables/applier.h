@@ -58,7 +58,7 @@ class IptablesApplier {
   IptablesApplier(netlink::IptablesRestore& iptables, IpFamily family, ApplyOptions options = {});
 
   // `kernel_nat_chains` are the per-service nat chains that exist before this apply.
-  Result<ApplyReport> apply(const IptablesPlan& plan, const std::set<std::string>& kernel_nat_chains);
+  Result<ApplyReport> apply(const IptablesPlan& plan, const ChainNameSet& kernel_nat_chains);
 
   // Forget what was written: the next apply writes every top-level chain.
   void invalidate() { written_top_level_.clear(); }

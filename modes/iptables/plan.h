@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "modes/iptables/chain_name_set.h"
 #include "src/util/ip.h"
 
 namespace kproxy::iptables {
@@ -34,7 +35,8 @@ struct IptablesPlan {
   size_t payloadSize() const;
 
   // Per-service nat chains in use after this sync (written now, or kept from earlier syncs in a
-  // partial sync); never deleted as stale. Unique, in emission order.
+  // partial sync); never deleted as stale. Unique, in emission order. Filled only when this sync
+  // looked for stale chains (stale_chains_checked), the one thing that needs it.
   std::vector<std::string> active_nat_chains;
   // Chains declared (created or flushed and rewritten) in the nat table by this payload.
   std::vector<std::string> written_nat_chains;
@@ -60,6 +62,6 @@ struct IptablesPlan {
 
 // The per-service nat chains that exist in the kernel after `plan` was restored on top of a
 // kernel that had `before`.
-std::set<std::string> natChainsAfter(const std::set<std::string>& before, const IptablesPlan& plan);
+ChainNameSet natChainsAfter(const ChainNameSet& before, const IptablesPlan& plan);
 
 }  // namespace kproxy::iptables

@@ -46,7 +46,7 @@ struct PlanInput {
   const tracker::UpdateResult* changes = nullptr;
   // The nat chains that exist now (upstream reads them with iptables-save); per-service chains
   // among them that this sync does not use are deleted. Null: unknown, nothing is deleted.
-  const std::set<std::string>* existing_nat_chains = nullptr;
+  const ChainNameSet* existing_nat_chains = nullptr;
   // Large-cluster throttle of the stale-chain deletion: skipped while
   // now - last_stale_cleanup <= settings->sync_period.
   // nullopt: never cleaned up yet.

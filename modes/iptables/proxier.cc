@@ -2,6 +2,7 @@
 
 #include "modes/common/restore_text.h"
 #include "modes/iptables/chain_names.h"
+#include "src/util/log.h"
 
 #include <map>
 
@@ -129,7 +130,7 @@ void IptablesProxier::readKernelNatChains() {
   // some); partial syncs rely on the chains this proxier tracked, so they never run iptables-save.
   auto saved = deps_.iptables.save(settings_.family, "nat");
   if (!saved.ok()) return;  // upstream: log and skip stale-chain deletion; we keep what we tracked
-  std::set<std::string> chains;
+  std::vector<std::string> chains;
   size_t pos = 0;
   const std::string& text = *saved;
   while (pos < text.size()) {
@@ -139,12 +140,13 @@ void IptablesProxier::readKernelNatChains() {
       size_t sp = text.find(' ', pos);
       if (sp != std::string::npos && sp < nl) {
         std::string name = text.substr(pos + 1, sp - pos - 1);
-        if (isServiceChainName(name)) chains.insert(std::move(name));
+        if (isServiceChainName(name)) chains.push_back(std::move(name));
       }
     }
     pos = nl + 1;
   }
-  kernel_nat_chains_ = std::move(chains);
+  kernel_nat_chains_ = ChainNameSet();
+  kernel_nat_chains_.update(chains, {});
 }
 
 Result<proxy::SyncReport> IptablesProxier::sync(const tracker::ProxySnapshot& snapshot,
@@ -171,8 +173,11 @@ Result<proxy::SyncReport> IptablesProxier::sync(const tracker::ProxySnapshot& sn
   ServicePortChainsMap recorded;
   input.previous_service_chains = full ? nullptr : &service_chains_;
   input.record_service_chains = &recorded;
+  const SteadyTime planning = deps_.clock.now();
   IptablesPlan plan = planIptables(input);
+  const SteadyTime applying = deps_.clock.now();
   auto applied = applier_.apply(plan, kernel_nat_chains_);
+  const SteadyTime applied_at = deps_.clock.now();
   if (!applied.ok()) {
     // The changes were consumed, so only a full sync can bring the kernel up to date.
     need_full_sync_ = true;
@@ -188,8 +193,7 @@ Result<proxy::SyncReport> IptablesProxier::sync(const tracker::ProxySnapshot& sn
   if (full) last_full_sync_ = start;
   if (plan.stale_chains_checked) last_stale_cleanup_ = start;
   // As natChainsAfter(), in place: at 10k services the set holds ~110k names.
-  for (const auto& chain : plan.written_nat_chains) kernel_nat_chains_.insert(chain);
-  for (const auto& chain : plan.deleted_nat_chains) kernel_nat_chains_.erase(chain);
+  kernel_nat_chains_.update(plan.written_nat_chains, plan.deleted_nat_chains);
 
   proxy::SyncReport report;
   report.full_sync = full;
@@ -209,6 +213,9 @@ Result<proxy::SyncReport> IptablesProxier::sync(const tracker::ProxySnapshot& sn
   }
   if (keep_last_plan_) last_plan_ = std::move(plan);
   report.duration = deps_.clock.now() - start;
+  auto ms = [](SteadyTime::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  log::info(4, "{} sync phases (ms): prepare {:.1f}, plan {:.1f}, apply {:.1f}, account {:.1f}", ipFamilyName(settings_.family),
+            ms(planning - start), ms(applying - planning), ms(applied_at - applying), ms(report.duration - (applied_at - start)));
   return report;
 }
 

@@ -46,7 +46,7 @@ class IptablesProxier final : public proxy::Proxier {
   void keepLastPlan(bool keep) { keep_last_plan_ = keep; }
   const IptablesPlan& lastPlan() const { return last_plan_; }
   const config::ProxierSettings& settings() const { return settings_; }
-  const std::set<std::string>& kernelNatChains() const { return kernel_nat_chains_; }
+  const ChainNameSet& kernelNatChains() const { return kernel_nat_chains_; }
   const std::string& lastFailedRestoreInput() const { return applier_.lastFailedInput(); }
 
  private:
@@ -60,7 +60,7 @@ class IptablesProxier final : public proxy::Proxier {
   bool need_full_sync_ = true;
   std::optional<SteadyTime> last_full_sync_;
   std::optional<SteadyTime> last_stale_cleanup_;
-  std::set<std::string> kernel_nat_chains_;
+  ChainNameSet kernel_nat_chains_;
   // What the last successful plan wrote per service port (partial syncs reuse it).
   ServicePortChainsMap service_chains_;
   IptablesPlan last_plan_;

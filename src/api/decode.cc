@@ -236,6 +236,11 @@ bool selectedByKubeProxy(const ObjectMeta& meta) {
   return meta.labels.count(kLabelServiceProxyName) == 0 && meta.labels.count(kLabelHeadless) == 0;
 }
 
+void releaseDecoderBuffers() {
+  internal::releaseJsonDecoderBuffers();
+  std::vector<Endpoint>().swap(internal::endpointScratch());
+}
+
 DecodeResult decodeManifests(const std::vector<ManifestFile>& files) {
   internal::ManifestSink sink;
   for (const ManifestFile& file : files) {

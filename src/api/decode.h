@@ -48,6 +48,11 @@ struct DecodeResult {
 
 DecodeResult decodeManifests(const std::vector<ManifestFile>& files);
 
+// The JSON decoder keeps its parser and padding buffer per thread, sized to the largest document
+// it has read, so that the next call allocates nothing. A long-lived thread that has just decoded
+// an unusually large document (an API list page) calls this to free them.
+void releaseDecoderBuffers();
+
 // True when kube-proxy's informer label selector admits the object
 // ("!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless").
 bool selectedByKubeProxy(const ObjectMeta& meta);

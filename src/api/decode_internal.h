@@ -187,6 +187,7 @@ class ManifestSink {
 // The walkers (decode_yaml.cc, decode_json.cc): decode one whole file into the sink.
 void decodeYamlFile(const ManifestFile& file, ManifestSink& sink);
 void decodeJsonFile(const ManifestFile& file, ManifestSink& sink);
+void releaseJsonDecoderBuffers();  // decode.h: releaseDecoderBuffers
 
 // ---------------------------------------------------------------------------------------------
 // The shared field walker.

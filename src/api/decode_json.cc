@@ -458,6 +458,21 @@ std::string syntaxMessage(std::string_view text, JsonWalk& walk, simdjson::error
 
 }  // namespace
 
+namespace {
+struct DecoderBuffers {
+  ondemand::parser parser{};
+  std::unique_ptr<char[]> copy;
+  size_t copy_capacity = 0;
+};
+thread_local DecoderBuffers t_buffers;
+}  // namespace
+
+void releaseJsonDecoderBuffers() {
+  t_buffers.parser = ondemand::parser();
+  t_buffers.copy.reset();
+  t_buffers.copy_capacity = 0;
+}
+
 void decodeJsonFile(const ManifestFile& file, ManifestSink& sink) {
   std::string_view text = file.text();
   size_t capacity = file.readable();
@@ -467,9 +482,9 @@ void decodeJsonFile(const ManifestFile& file, ManifestSink& sink) {
   }
   // In place when the caller left room for simdjson's padding (decode.h), else one copy into a
   // buffer kept for the next call, like the parser (see the top of this file).
-  static thread_local ondemand::parser parser;
-  static thread_local std::unique_ptr<char[]> copy;
-  static thread_local size_t copy_capacity = 0;
+  ondemand::parser& parser = t_buffers.parser;
+  std::unique_ptr<char[]>& copy = t_buffers.copy;
+  size_t& copy_capacity = t_buffers.copy_capacity;
   simdjson::padded_string_view json;
   if (capacity - text.size() >= simdjson::SIMDJSON_PADDING) {
     json = simdjson::padded_string_view(text.data(), text.size(), capacity);

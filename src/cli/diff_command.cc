@@ -109,7 +109,7 @@ int runDiff(const DiffOptions& options, std::string& out, std::string& err) {
     TrackerFeed feed({&tracker});
     watch::emitDifference(empty, state, feed, *node_name);
     auto [snapshot, changes] = tracker.checkout();
-    std::set<std::string> none;
+    iptables::ChainNameSet none;
     iptables::PlanInput input{.snapshot = snapshot.get(), .settings = &settings->settings, .full_sync = true,
                               .changes = &changes, .existing_nat_chains = &none};
     iptables::IptablesPlan plan = iptables::planIptables(input);

@@ -1,5 +1,6 @@
 #include "src/cli/proxy_server.h"
 
+#include "src/util/heap.h"
 #include "src/util/log.h"
 
 namespace kproxy::cli {
@@ -114,6 +115,8 @@ Result<proxy::SyncReport> ProxyServer::syncOnce(FamilyProxy& f) {
     f.next_sync_full = true;
   }
   auto [snapshot, changes] = checkout(f);
+  log::info(4, "{} tracker checkout: {:.1f} ms", ipFamilyName(f.family),
+            std::chrono::duration<double, std::milli>(clock_.now() - start).count());
   // The proxier decides full vs partial; this mirrors its rule so that a failed attempt can be
   // counted as a partial-restore failure (the error does not say which it was).
   const bool expect_full = f.next_sync_full || changes.node_labels_changed || !f.last_full_sync ||
@@ -156,6 +159,8 @@ void ProxyServer::syncFamily(FamilyProxy& f) {
               result->full_sync ? "full" : "partial", result->bytes_written, result->restores,
               std::chrono::duration_cast<std::chrono::milliseconds>(result->duration).count());
     if (!result->conntrack_error.empty()) log::error("conntrack reconciliation: {}", result->conntrack_error);
+    // A full sync's payload and the iptables-save it read are tens of megabytes at 10k services.
+    if (result->full_sync) returnFreeHeapToKernel();
   }
 }
 

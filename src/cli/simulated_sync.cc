@@ -89,7 +89,7 @@ std::optional<SimulatedSyncs> simulateSyncs(const RenderOptions& options, std::s
                                       .node_hints_enabled = settings->settings.prefer_same_node});
   api::ClusterState empty;
   const api::ClusterState* previous = &empty;
-  std::set<std::string> kernel_nat_chains;  // the per-service chains the emulated kernel holds
+  iptables::ChainNameSet kernel_nat_chains;  // the per-service chains the emulated kernel holds
   std::optional<iptables::SteadyTime> last_cleanup;
   // Render assumes each earlier state was synced long enough before the next that neither the
   // large-cluster cleanup throttle nor the hourly full sync is in the way.

@@ -32,6 +32,10 @@ HttpServer::HttpServer(HttpHandler handler, int threads) : impl_(std::make_uniqu
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
+  // Go's net/http sets TCP_NODELAY on every connection. Without it, on a keep-alive connection
+  // the body (a second write after the headers) waits for the ACK of the headers, which the
+  // client delays by ~40 ms: every scrape or health probe after the first took 40 ms longer.
+  svr.set_tcp_nodelay(true);
   svr.set_keep_alive_timeout(2);
   svr.set_read_timeout(5);
   svr.set_write_timeout(5);

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "src/api/decode.h"
+#include "src/util/heap.h"
 
 namespace kproxy::watch {
 namespace {
@@ -56,6 +57,22 @@ class KindSink final : public ObjectEventSink {
   std::function<void(const ObjectEvent<T>&)> emit_;
 };
 
+// The parser that checks a whole answer before it is decoded; per thread (each reflector has
+// its own), kept between calls so that small watch events allocate nothing.
+simdjson::dom::parser& syntaxCheckParser() {
+  thread_local simdjson::dom::parser parser;
+  return parser;
+}
+
+// After a list the parsers of this thread are sized to the largest page (several megabytes per
+// 500 EndpointSlices, about nine times the page for the syntax check's tape): free them, and
+// give the pages back, rather than keep them for watch events of a few kilobytes.
+void releaseListBuffers() {
+  syntaxCheckParser() = simdjson::dom::parser{};
+  api::releaseDecoderBuffers();
+  returnFreeHeapToKernel();
+}
+
 }  // namespace
 
 template <typename T>
@@ -81,7 +98,7 @@ Result<std::vector<std::shared_ptr<const T>>> Informer<T>::decode(std::string by
   // The whole text is checked first: the decoder reads only the fields it knows, and a broken
   // answer must be refused as a whole (the reflector lists again), never read as "no objects".
   {
-    thread_local simdjson::dom::parser parser;
+    simdjson::dom::parser& parser = syntaxCheckParser();
     bytes.reserve(bytes.size() + simdjson::SIMDJSON_PADDING);
     simdjson::padded_string_view json(bytes.data(), bytes.size(), bytes.capacity());
     if (auto e = parser.parse(json).error(); e != simdjson::SUCCESS) {
@@ -112,8 +129,11 @@ Status Informer<T>::addListPage(std::string body) {
 
 template <typename T>
 void Informer<T>::abortList() {
-  std::lock_guard lock(mu_);
-  pending_.clear();
+  {
+    std::lock_guard lock(mu_);
+    pending_.clear();
+  }
+  releaseListBuffers();
 }
 
 template <typename T>
@@ -133,6 +153,7 @@ void Informer<T>::endList() {
     emitDifference(before, after, forward);
     store_ = std::move(next);
   }
+  releaseListBuffers();
   if (!synced_.exchange(true)) sink_.onSynced(Kind<T>::kKind);
 }
 

@@ -1051,5 +1051,35 @@ TEST(DecodeManifests, HostileInputReturnsErrors) {
   }
 }
 
+// The reflectors free the decoder's per-thread buffers after each list; decoding must work the
+// same afterwards (a fresh parser and copy buffer are made on demand), for large and small input.
+TEST(DecodeJson, DecodesTheSameAfterItsBuffersAreReleased) {
+  std::string list = R"({"apiVersion":"v1","kind":"List","items":[)";
+  for (int i = 0; i < 2000; ++i) {
+    if (i > 0) list += ',';
+    list += R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"svc-)" + std::to_string(i) +
+            R"(","namespace":"ns"},"spec":{"clusterIP":"10.0.)" + std::to_string(i / 250) + "." +
+            std::to_string(i % 250 + 1) + R"(","ports":[{"port":80}]}})";
+  }
+  list += "]}";
+  const std::string one = R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"a","namespace":"ns"},)"
+                          R"("spec":{"clusterIP":"10.1.0.1","ports":[{"port":53,"protocol":"UDP"}]}})";
+  const DecodeResult big_before = decode(list, "list.json");
+  releaseDecoderBuffers();
+  const DecodeResult small_after = decode(one, "one.json");
+  const DecodeResult big_after = decode(list, "list.json");
+  releaseDecoderBuffers();
+  releaseDecoderBuffers();  // twice in a row is harmless
+  const DecodeResult small_again = decode(one, "one.json");
+
+  EXPECT_THAT(messages(big_after), IsEmpty());
+  ASSERT_EQ(big_before.state.services.size(), 2000u);
+  EXPECT_EQ(serviceNames(big_after), serviceNames(big_before));
+  EXPECT_EQ(big_after.state.services[1999]->cluster_ip, "10.0.7.250");
+  EXPECT_THAT(serviceNames(small_after), ElementsAre("ns/a"));
+  EXPECT_THAT(serviceNames(small_again), ElementsAre("ns/a"));
+  EXPECT_EQ(small_again.state.services[0]->ports.at(0).protocol, Protocol::kUDP);
+}
+
 }  // namespace
 }  // namespace kproxy::api

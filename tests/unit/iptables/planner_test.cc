@@ -66,7 +66,7 @@ class PlannerTest : public ::testing::Test {
 
   config::ProxierSettings settings_ = fakeProxierSettings();
   tracker::ProxyStateTracker tracker_{{.family = IpFamily::kIPv4, .node_name = "test-node"}};
-  std::set<std::string> kernel_;
+  ChainNameSet kernel_;
   std::map<std::string, api::Service> services_;
 };
 
@@ -102,7 +102,7 @@ TEST_F(PlannerTest, PartialSyncWritesOnlyChangedServicesButKeepsOthersActive) {
 TEST_F(PlannerTest, UnknownKernelChainsMeansNoDeletion) {
   addService("svc1", "172.30.0.41", 80, {"10.0.1.1"});
   auto [snapshot, changes] = tracker_.checkout();
-  std::set<std::string> stale = {"KUBE-SVC-STALESTALESTALE1"};
+  ChainNameSet stale = {"KUBE-SVC-STALESTALESTALE1"};
   PlanInput input{.snapshot = snapshot.get(), .settings = &settings_, .full_sync = true, .changes = &changes,
                   .existing_nat_chains = nullptr};
   auto plan = planIptables(input);

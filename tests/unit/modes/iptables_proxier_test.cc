@@ -256,7 +256,7 @@ TEST(IptablesApplierWholeTableHint, LargeNftRestoresStartTheirNatBlockWithList) 
   EXPECT_EQ(nft.inputs.back().find("-S\n"), std::string::npos) << nft.inputs.back();
 
   // A partial sync naming few chains of a table that holds many: listing the table would cost more.
-  std::set<std::string> existing;
+  ChainNameSet existing;
   for (int i = 0; i < 100; ++i) existing.insert("KUBE-SEP-" + std::to_string(1000 + i));
   ASSERT_TRUE(applier.apply(planOf(many, false), existing).ok());
   EXPECT_EQ(nft.inputs.back().find("-S\n"), std::string::npos) << nft.inputs.back();
@@ -282,7 +282,7 @@ TEST_F(IptablesProxierTest, PartialPlanFromRecordedServiceChainsEqualsAFullRende
   tracker_.onEndpointSliceUpdate(testing::makeSlice("ns", "svc7", "svc7-1", {{.ip = "10.0.7.1"}, {.ip = "10.0.7.9"}}));
   tracker_.onServiceDelete(testing::makeService("ns", "svc9", "172.30.0.10"));
   auto [second, changes] = tracker_.checkout();
-  const std::set<std::string> existing = natChainsAfter({}, full);
+  const ChainNameSet existing = natChainsAfter({}, full);
   PlanInput partial_input{.snapshot = second.get(), .settings = &s, .full_sync = false, .changes = &changes,
                           .existing_nat_chains = &existing};
   ServicePortChainsMap rendered_record, reused_record;
