@@ -336,6 +336,8 @@ void decodeMeta(const V& v, const FieldPath& path, ObjectContext& ctx) {
       readString(value, path.child("namespace"), ctx, meta.namespace_);
     } else if (key == "resourceVersion") {
       readString(value, path.child("resourceVersion"), ctx, meta.resource_version);
+    } else if (key == "deletionTimestamp") {
+      readString(value, path.child("deletionTimestamp"), ctx, meta.deletion_timestamp);
     } else if (key == "labels") {
       readStringMap(value, path.child("labels"), ctx, meta.labels);
     } else if (key == "annotations") {
@@ -590,6 +592,19 @@ void decodeNode(const V& v, int line, ManifestSink& sink) {
         } else if (k == "podCIDRs") {
           readStringList(field, spec.child("podCIDRs"), ctx, node->pod_cidrs, true);
           has_pod_cidrs = !node->pod_cidrs.empty();
+        } else if (k == "taints") {
+          readObjectList(field, spec.child("taints"), ctx, node->taints,
+                         [&](const V& item, const FieldPath& p, NodeTaint& taint) {
+            item.forEachField([&](std::string_view name, const V& text) {
+              if (name == "key") {
+                readString(text, p.child("key"), ctx, taint.key);
+              } else if (name == "value") {
+                readString(text, p.child("value"), ctx, taint.value);
+              } else if (name == "effect") {
+                readString(text, p.child("effect"), ctx, taint.effect);
+              }
+            });
+          });
         }
       });
     } else if (key == "status") {

@@ -35,6 +35,8 @@ struct ObjectMeta {
   std::string resource_version;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
+  // metadata.deletionTimestamp, as written (RFC 3339); empty unless the object is being deleted.
+  std::string deletion_timestamp;
   SourceRef source;
   // Line of individual fields, keyed by their JSON path ("spec.ports[1].nodePort"), where the
   // decoder knows it (YAML input); used by validation messages.
@@ -143,9 +145,18 @@ struct NodeAddress {
   std::string address;
 };
 
+struct NodeTaint {
+  std::string key;
+  std::string value;
+  std::string effect;  // NoSchedule, PreferNoSchedule, NoExecute
+
+  bool operator==(const NodeTaint&) const = default;
+};
+
 struct Node {
   ObjectMeta meta;
   std::vector<std::string> pod_cidrs;  // spec.podCIDRs (or [spec.podCIDR])
+  std::vector<NodeTaint> taints;       // spec.taints
   std::vector<NodeAddress> addresses;  // status.addresses
 };
 

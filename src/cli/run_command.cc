@@ -212,9 +212,7 @@ class DaemonObserver final : public ProxyServerObserver {
       if (node_.known) exit_.request(1, "Node is being deleted");
       return;
     }
-    // TODO(api objects): api::Node carries neither metadata.deletionTimestamp nor spec.taints
-    // yet; when it does, eligible = !deleting && no taint with key proxy::kToBeDeletedTaint.
-    health_.syncNode(true);
+    health_.syncNode(proxy::nodeEligibleForTraffic(*node));
     if (!node_.known) return;
     if (node_.watch_pod_cidrs && node->pod_cidrs != node_.pod_cidrs) {
       exit_.request(1, "PodCIDRs changed for the node");

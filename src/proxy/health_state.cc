@@ -67,6 +67,14 @@ void ProxyHealthState::syncNode(bool eligible) {
   node_eligible_ = eligible;
 }
 
+bool nodeEligibleForTraffic(const api::Node& node) {
+  if (!node.meta.deletion_timestamp.empty()) return false;
+  for (const auto& taint : node.taints) {
+    if (taint.key == kToBeDeletedTaint) return false;
+  }
+  return true;
+}
+
 bool ProxyHealthState::nodeEligible() const {
   std::lock_guard lock(mu_);
   return node_eligible_;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "src/api/objects.h"
 #include "src/util/clock.h"
 #include "src/util/ip.h"
 
@@ -68,6 +69,10 @@ class ProxyHealthState {
   std::array<Family, 2> families_;
   bool node_eligible_ = true;
 };
+
+// upstream ProxyHealthServer.SyncNode: a node that is being deleted, or that the cluster
+// autoscaler has tainted ToBeDeletedByClusterAutoscaler, is not eligible for traffic.
+bool nodeEligibleForTraffic(const api::Node& node);
 
 // Go time.Time.String() of a UTC time: "2023-09-13 08:49:21.542153427 +0000 UTC", with
 // " m=+1208.114568624" appended when a monotonic reading (seconds since process start) is given.

@@ -36,7 +36,8 @@ bool sameService(const api::Service& a, const api::Service& b) {
 }
 
 bool sameNode(const api::Node& a, const api::Node& b) {
-  if (a.meta.labels != b.meta.labels || a.pod_cidrs != b.pod_cidrs || a.addresses.size() != b.addresses.size()) {
+  if (a.meta.labels != b.meta.labels || a.meta.deletion_timestamp != b.meta.deletion_timestamp ||
+      a.pod_cidrs != b.pod_cidrs || a.taints != b.taints || a.addresses.size() != b.addresses.size()) {
     return false;
   }
   for (size_t i = 0; i < a.addresses.size(); ++i) {

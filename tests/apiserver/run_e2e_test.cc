@@ -8,6 +8,7 @@
 // Every wait polls with a generous deadline; nothing asserts how fast anything happens.
 #include <fcntl.h>
 #include <gmock/gmock.h>
+#include <httplib.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -57,10 +58,12 @@ std::string sliceJson(const std::string& service, const std::vector<std::string>
          R"(],"ports":[{"name":"http","port":8080,"protocol":"TCP"}]})";
 }
 
-std::string nodeJson() {
+// `extra_meta` and `extra_spec` are spliced into metadata and spec (each starting with a comma).
+std::string nodeJson(const std::string& extra_meta = "", const std::string& extra_spec = "") {
   return R"({"kind":"Node","apiVersion":"v1","metadata":{"name":")" + std::string(kNode) +
-         R"(","labels":{"kubernetes.io/hostname":")" + kNode +
-         R"("}},"spec":{"podCIDR":"10.244.1.0/24","podCIDRs":["10.244.1.0/24"]},"status":{"addresses":[{"type":"InternalIP","address":"10.1.0.10"}]}})";
+         R"(","labels":{"kubernetes.io/hostname":")" + kNode + R"("})" + extra_meta +
+         R"(},"spec":{"podCIDR":"10.244.1.0/24","podCIDRs":["10.244.1.0/24"])" + extra_spec +
+         R"(},"status":{"addresses":[{"type":"InternalIP","address":"10.1.0.10"}]}})";
 }
 
 std::string svcIp(int i) { return "10.96." + std::to_string(i / 200) + "." + std::to_string(10 + i % 200); }
@@ -398,6 +401,38 @@ TEST_F(KproxyRunE2eTest, WaitsForItsNodeBeforeSyncing) {
   EXPECT_THAT(save->out, ::testing::Not(::testing::HasSubstr("KUBE-SERVICES")));
   put(nodeJson());
   expectRulesConverge("after the Node appeared");
+}
+
+// upstream ProxyHealthServer.SyncNode: a node the cluster autoscaler is about to remove, or one
+// being deleted, fails /healthz (so load balancers drain it) while /livez and the rules stay.
+TEST_F(KproxyRunE2eTest, NodeBeingRemovedFailsHealthzButKeepsTheRules) {
+  startAndConverge();
+  httplib::Client health("127.0.0.1", 10256);
+  auto status = [&](const char* path) {
+    auto r = health.Get(path);
+    return r ? r->status : -1;
+  };
+  auto body = [&] {
+    auto r = health.Get("/healthz");
+    return r ? r->body : std::string();
+  };
+  waitUntil([&] { return status("/healthz") == 200; }, "healthy after the initial sync");
+  EXPECT_THAT(body(), ::testing::HasSubstr("\"nodeEligible\": true}"));
+
+  put(nodeJson("", R"(,"taints":[{"key":"ToBeDeletedByClusterAutoscaler","value":"1700000000","effect":"NoSchedule"}])"));
+  waitUntil([&] { return status("/healthz") == 503; }, "/healthz fails for the tainted node");
+  EXPECT_THAT(body(), ::testing::HasSubstr("\"nodeEligible\": false}"));
+  EXPECT_EQ(status("/livez"), 200);
+
+  // Another taint does not matter; the autoscaler's going away makes the node eligible again.
+  put(nodeJson("", R"(,"taints":[{"key":"example.com/other","effect":"NoSchedule"}])"));
+  waitUntil([&] { return status("/healthz") == 200; }, "/healthz recovers when the taint goes");
+
+  put(nodeJson(R"(,"deletionTimestamp":"2026-11-30T10:00:00Z")"));
+  waitUntil([&] { return status("/healthz") == 503; }, "/healthz fails for a node being deleted");
+  EXPECT_EQ(status("/livez"), 200);
+  EXPECT_TRUE(kproxyRunning());
+  EXPECT_EQ(driftFromModel(), "") << "the rules stay while the node drains";
 }
 
 }  // namespace

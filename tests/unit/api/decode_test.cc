@@ -1081,5 +1081,33 @@ TEST(DecodeJson, DecodesTheSameAfterItsBuffersAreReleased) {
   EXPECT_EQ(small_again.state.services[0]->ports.at(0).protocol, Protocol::kUDP);
 }
 
+TEST(DecodeNode, ReadsDeletionTimestampAndTaints) {
+  const DecodeResult r = decode(R"(
+apiVersion: v1
+kind: Node
+metadata:
+  name: n1
+  deletionTimestamp: "2026-11-30T10:00:00Z"
+spec:
+  taints:
+  - key: ToBeDeletedByClusterAutoscaler
+    value: "1700000000"
+    effect: NoSchedule
+  - key: dedicated
+    effect: NoExecute
+)");
+  EXPECT_THAT(messages(r), IsEmpty());
+  ASSERT_EQ(r.state.nodes.size(), 1u);
+  const Node& node = *r.state.nodes[0];
+  EXPECT_EQ(node.meta.deletion_timestamp, "2026-11-30T10:00:00Z");
+  ASSERT_EQ(node.taints.size(), 2u);
+  EXPECT_EQ(node.taints[0], (NodeTaint{"ToBeDeletedByClusterAutoscaler", "1700000000", "NoSchedule"}));
+  EXPECT_EQ(node.taints[1], (NodeTaint{"dedicated", "", "NoExecute"}));
+
+  const DecodeResult bad = decode("apiVersion: v1\nkind: Node\nmetadata: {name: n2}\nspec: {taints: [{key: [1]}]}\n");
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_THAT(bad.errors[0].message, ::testing::HasSubstr("spec.taints[0].key"));
+}
+
 }  // namespace
 }  // namespace kproxy::api

@@ -13,6 +13,18 @@ namespace {
 
 using std::chrono::seconds;
 
+TEST(NodeEligibility, DeletionOrTheAutoscalersTaintMakeANodeIneligible) {
+  api::Node node;
+  EXPECT_TRUE(nodeEligibleForTraffic(node));
+  node.taints.push_back({.key = "node.kubernetes.io/unschedulable", .effect = "NoSchedule"});
+  EXPECT_TRUE(nodeEligibleForTraffic(node)) << "only the autoscaler's taint counts";
+  node.taints.push_back({.key = "ToBeDeletedByClusterAutoscaler", .value = "1700000000", .effect = "NoSchedule"});
+  EXPECT_FALSE(nodeEligibleForTraffic(node));
+  node.taints.clear();
+  node.meta.deletion_timestamp = "2026-11-30T10:00:00Z";
+  EXPECT_FALSE(nodeEligibleForTraffic(node));
+}
+
 TEST(GoTimeTest, FormatsLikeTimeString) {
   const WallTime t = WallTime(seconds(1694594961)) + std::chrono::nanoseconds(542153427);
   EXPECT_EQ(formatGoTime(t), "2023-09-13 08:49:21.542153427 +0000 UTC");
