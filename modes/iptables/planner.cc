@@ -376,7 +376,7 @@ void Planner::writeServicePort(const ServicePortInfo& port, const EndpointList& 
   // still counted, and still active so they are not deleted as stale).
   if (previous) {
     if (collect_active_) {
-      plan_.active_nat_chains.insert(plan_.active_nat_chains.end(), previous->chains.begin(), previous->chains.end());
+      for (const ChainName& chain : previous->chains) plan_.active_nat_chains.emplace_back(chain.view());
     }
     skipped_rule_lines_from_previous_ += previous->rule_lines;
     if (in_.record_service_chains != nullptr) {
@@ -401,7 +401,7 @@ void Planner::writeServicePort(const ServicePortInfo& port, const EndpointList& 
     writeChainLine(*nat_chains, chain);
     if (collect_active_) plan_.active_nat_chains.push_back(chain);
     if (written) plan_.written_nat_chains.push_back(chain);
-    if (record) record->chains.push_back(chain);
+    if (record) record->chains.emplace_back(chain);
   };
 
   // Masquerade off-cluster traffic to the cluster IP (it may be routed here from outside).
@@ -494,7 +494,7 @@ void Planner::writeServicePort(const ServicePortInfo& port, const EndpointList& 
     // Hairpin: a pod reaching itself through the service must be masqueraded.
     nat_rules->words("-A", sep);
     endpointComment(*nat_rules, spn);
-    nat_rules->words("-s", ep->ip_string, "-j", kMarkMasqChain).endLine();
+    nat_rules->words("-s", ep->ipText(), "-j", kMarkMasqChain).endLine();
     nat_rules->words("-A", sep);
     endpointComment(*nat_rules, spn);
     if (port.session_affinity_client_ip) nat_rules->words("-m", "recent", "--name", sep, "--set");

@@ -31,7 +31,7 @@ inline constexpr size_t kLargeClusterEndpointsThreshold = 1000;
 // that rendering is most of a partial sync's planning time.
 struct ServicePortChains {
   ServiceChainNames names;
-  std::vector<std::string> chains;  // declared, in order
+  std::vector<ChainName> chains;  // declared, in order (inline names: ~110k of them at 10k services)
   size_t rule_lines = 0;            // rule lines written into them
 };
 using ServicePortChainsMap = std::map<tracker::ServicePortName, std::shared_ptr<const ServicePortChains>>;

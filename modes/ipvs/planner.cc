@@ -228,7 +228,7 @@ void Planner::planServicePort(const ServicePortInfo& port, const tracker::Endpoi
   // Hairpin: every endpoint on this node, whatever its conditions.
   for (const auto& ep : endpoints) {
     if (!ep->is_local || ep->port == 0) continue;
-    addMember(kLoopBack, ipPortEntry(ep->ip, protocol, ep->port) + "," + ep->ip_string);
+    addMember(kLoopBack, ipPortEntry(ep->ip, protocol, ep->port) + "," + std::string(ep->ipText()));
   }
 
   const tracker::CategorizedEndpoints eps =

@@ -325,8 +325,17 @@ void readNameList(const V& v, const FieldPath& path, ObjectContext& ctx, std::ve
   });
 }
 
+// Which labels an object keeps: a Node's all (topology reads them), a Service's or EndpointSlice's
+// only the few kube-proxy reads (the rest, app labels and the like, cost a 10k-service daemon
+// megabytes).
+enum class KeptLabels { kAll, kKubeProxys };
+
+inline bool labelReadByKubeProxy(std::string_view key) {
+  return key == kLabelServiceName || key == kLabelServiceProxyName || key == kLabelHeadless;
+}
+
 template <class V>
-void decodeMeta(const V& v, const FieldPath& path, ObjectContext& ctx) {
+void decodeMeta(const V& v, const FieldPath& path, ObjectContext& ctx, KeptLabels kept_labels) {
   if (!asMap(v, path, ctx)) return;
   ObjectMeta& meta = *ctx.meta;
   v.forEachField([&](std::string_view key, const V& value) {
@@ -340,6 +349,11 @@ void decodeMeta(const V& v, const FieldPath& path, ObjectContext& ctx) {
       readString(value, path.child("deletionTimestamp"), ctx, meta.deletion_timestamp);
     } else if (key == "labels") {
       readStringMap(value, path.child("labels"), ctx, meta.labels);
+      if (kept_labels == KeptLabels::kKubeProxys) {
+        for (auto it = meta.labels.begin(); it != meta.labels.end();) {
+          it = labelReadByKubeProxy(it->first) ? std::next(it) : meta.labels.erase(it);
+        }
+      }
     } else if (key == "annotations") {
       readStringMap(value, path.child("annotations"), ctx, meta.annotations);
       // Only the EndpointSlice trigger time is ever read; the rest (last-applied-configuration
@@ -466,7 +480,7 @@ void decodeService(const V& v, int line, ManifestSink& sink) {
   FieldPath root;
   v.forEachField([&](std::string_view key, const V& value) {
     if (key == "metadata") {
-      decodeMeta(value, root.child("metadata"), ctx);
+      decodeMeta(value, root.child("metadata"), ctx, KeptLabels::kKubeProxys);
     } else if (key == "spec") {
       decodeServiceSpec(value, root.child("spec"), ctx, *service);
     } else if (key == "status") {
@@ -542,7 +556,7 @@ void decodeEndpointSlice(const V& v, int line, ManifestSink& sink) {
   FieldPath root;
   v.forEachField([&](std::string_view key, const V& value) {
     if (key == "metadata") {
-      decodeMeta(value, root.child("metadata"), ctx);
+      decodeMeta(value, root.child("metadata"), ctx, KeptLabels::kKubeProxys);
     } else if (key == "addressType") {
       readCheckedString(value, root.child("addressType"), ctx, slice->address_type);
     } else if (key == "endpoints") {
@@ -581,7 +595,7 @@ void decodeNode(const V& v, int line, ManifestSink& sink) {
   bool has_pod_cidrs = false;
   v.forEachField([&](std::string_view key, const V& value) {
     if (key == "metadata") {
-      decodeMeta(value, root.child("metadata"), ctx);
+      decodeMeta(value, root.child("metadata"), ctx, KeptLabels::kAll);
     } else if (key == "spec") {
       FieldPath spec = root.child("spec");
       if (!asMap(value, spec, ctx)) return;
@@ -660,7 +674,7 @@ void decodeLegacyEndpoints(const V& v, int line, ManifestSink& sink) {
   FieldPath root;
   v.forEachField([&](std::string_view key, const V& value) {
     if (key == "metadata") {
-      decodeMeta(value, root.child("metadata"), ctx);
+      decodeMeta(value, root.child("metadata"), ctx, KeptLabels::kAll);
     } else if (key == "subsets") {
       readObjectList(value, root.child("subsets"), ctx, endpoints.subsets,
                      [&](const V& item, const FieldPath& p, LegacyEndpointSubset& subset) {

@@ -97,7 +97,6 @@ EndpointsMap EndpointSliceCache::buildEndpointsMap(const api::NamespacedName& se
         if (!ip.ok()) continue;
         auto info = std::make_shared<EndpointInfo>();
         info->ip = *ip;
-        info->ip_string = ip->toString();
         info->port = *port.port;
         info->endpoint = joinHostPort(*ip, *port.port);
         info->is_local = ep.node_name.has_value() && !node_name_.empty() && *ep.node_name == node_name_;

@@ -237,7 +237,8 @@ status:
     EXPECT_EQ(s.meta.name, "web");
     EXPECT_EQ(s.meta.namespace_, "prod");
     EXPECT_EQ(s.meta.resource_version, "42");
-    EXPECT_EQ(s.meta.labels, (std::map<std::string, std::string>{{"app", "web"}}));
+    // Only the labels kube-proxy reads are kept (service-name, service-proxy-name, headless).
+    EXPECT_THAT(s.meta.labels, IsEmpty());
     // Only the annotation kube-proxy reads is kept; the rest would cost memory on big clusters.
     EXPECT_EQ(s.meta.annotations, (std::map<std::string, std::string>{
                                       {"endpoints.kubernetes.io/last-change-trigger-time", "2024-01-01T00:00:00Z"}}));
@@ -886,7 +887,11 @@ TEST(DecodeManifests, SamplesDecode) {
   DecodeResult j = decode(kSampleJson, "s.json");
   EXPECT_THAT(messages(j), IsEmpty());
   ASSERT_EQ(j.state.services.size(), 1u);
-  EXPECT_EQ(j.state.services[0]->meta.labels.at("app"), "web");
+  // Only the labels kube-proxy reads are kept on Services and EndpointSlices.
+  EXPECT_EQ(j.state.services[0]->meta.labels.count("app"), 0u);
+  ASSERT_EQ(j.state.endpoint_slices.size(), 1u);
+  EXPECT_EQ(j.state.endpoint_slices[0]->meta.labels,
+            (std::map<std::string, std::string>{{"kubernetes.io/service-name", "web"}}));
 }
 
 TEST(DecodeManifests, TruncatedInputNeverCrashes) {
@@ -1088,6 +1093,7 @@ kind: Node
 metadata:
   name: n1
   deletionTimestamp: "2026-11-30T10:00:00Z"
+  labels: {topology.kubernetes.io/zone: z1, example.com/rack: r7}
 spec:
   taints:
   - key: ToBeDeletedByClusterAutoscaler
@@ -1100,6 +1106,7 @@ spec:
   ASSERT_EQ(r.state.nodes.size(), 1u);
   const Node& node = *r.state.nodes[0];
   EXPECT_EQ(node.meta.deletion_timestamp, "2026-11-30T10:00:00Z");
+  EXPECT_EQ(node.meta.labels.size(), 2u) << "a Node keeps every label (topology reads them)";
   ASSERT_EQ(node.taints.size(), 2u);
   EXPECT_EQ(node.taints[0], (NodeTaint{"ToBeDeletedByClusterAutoscaler", "1700000000", "NoSchedule"}));
   EXPECT_EQ(node.taints[1], (NodeTaint{"dedicated", "", "NoExecute"}));

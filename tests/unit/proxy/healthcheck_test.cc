@@ -161,7 +161,6 @@ TEST_F(HealthCheckTest, ListenFailuresAreReportedAndRetried) {
 tracker::EndpointInfoPtr endpoint(const std::string& addr, int port, bool local, bool ready) {
   auto e = std::make_shared<tracker::EndpointInfo>();
   e->ip = ip(addr.c_str());
-  e->ip_string = addr;
   e->port = port;
   e->endpoint = addr + ":" + std::to_string(port);
   e->is_local = local;

@@ -20,7 +20,6 @@ EndpointList makeList(const std::vector<Ep>& eps) {
   for (const auto& e : eps) {
     auto info = std::make_shared<EndpointInfo>();
     info->ip = *IpAddress::parse(e.ip);
-    info->ip_string = e.ip;
     info->port = 80;
     info->endpoint = e.ip + ":80";
     info->ready = e.ready;
@@ -36,7 +35,7 @@ EndpointList makeList(const std::vector<Ep>& eps) {
 
 std::string join(const EndpointRefs& list) {
   std::string out;
-  for (const auto& ep : list) out += (out.empty() ? "" : ",") + ep->ip_string;
+  for (const auto& ep : list) out += (out.empty() ? "" : ",") + std::string(ep->ipText());
   return out;
 }
 
@@ -115,6 +114,15 @@ TEST(CategorizeEndpoints, Table) {
     EXPECT_EQ(join(result.reachable), c.reachable);
     EXPECT_EQ(result.has_any_endpoints, c.has_any);
   }
+}
+
+TEST(EndpointInfoTest, IpTextIsTheAddressPartOfTheEndpoint) {
+  EndpointInfo v4;
+  v4.endpoint = "10.0.0.1:8080";
+  EXPECT_EQ(v4.ipText(), "10.0.0.1");
+  EndpointInfo v6;
+  v6.endpoint = "[fd00::1:2]:53";
+  EXPECT_EQ(v6.ipText(), "fd00::1:2");
 }
 
 }  // namespace
