@@ -3,10 +3,11 @@
 // soon puts even multi-megabyte buffers into the arenas: the daemon's API list pages and full
 // syncs, tens of megabytes of short-lived buffers, would otherwise stay resident.
 //
-// Measured at 10k services x 10 endpoints (bench/README.md): a fixed 256 KiB mmap threshold and
-// one arena (GLIBC_TUNABLES=glibc.malloc.mmap_threshold=262144:glibc.malloc.arena_max=1) take
-// `kproxy run` from ~165 MB to ~145 MB resident, but every partial sync then maps and faults in
-// its buffers afresh (+50-100 ms a sync), so kproxy leaves that choice to the operator.
+// Measured at 10k services x 10 endpoints (bench/README.md, before later memory savings): a
+// fixed 256 KiB mmap threshold and one arena (GLIBC_TUNABLES=glibc.malloc.mmap_threshold=262144:
+// glibc.malloc.arena_max=1) took `kproxy run` from ~165 MB to ~145 MB resident, but every partial
+// sync then maps and faults in its buffers afresh (+50-100 ms a sync), so kproxy leaves that
+// choice to the operator.
 #pragma once
 
 namespace kproxy {
