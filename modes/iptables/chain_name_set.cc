@@ -35,6 +35,8 @@ ChainNameSet::ChainNameSet(std::initializer_list<std::string_view> names) {
   for (std::string_view name : names) insert(name);
 }
 
+ChainNameSet::ChainNameSet(const std::vector<std::string>& names) : names_(sortedNames(names)) {}
+
 bool ChainNameSet::insert(std::string_view name) {
   if (!fits(name)) return false;
   auto it = std::lower_bound(names_.begin(), names_.end(), name, ByText{});

@@ -42,6 +42,8 @@ class ChainNameSet {
 
   ChainNameSet() = default;
   ChainNameSet(std::initializer_list<std::string_view> names);
+  // From names in any order, duplicates allowed (as read from iptables-save).
+  explicit ChainNameSet(const std::vector<std::string>& names);
 
   static bool fits(std::string_view name) { return name.size() <= ChainName::kMaxLength; }
 

@@ -145,8 +145,7 @@ void IptablesProxier::readKernelNatChains() {
     }
     pos = nl + 1;
   }
-  kernel_nat_chains_ = ChainNameSet();
-  kernel_nat_chains_.update(chains, {});
+  kernel_nat_chains_ = ChainNameSet(chains);
 }
 
 Result<proxy::SyncReport> IptablesProxier::sync(const tracker::ProxySnapshot& snapshot,

@@ -456,15 +456,13 @@ std::string syntaxMessage(std::string_view text, JsonWalk& walk, simdjson::error
   return message + ": " + simdjson::error_message(error);
 }
 
-}  // namespace
-
-namespace {
 struct DecoderBuffers {
   ondemand::parser parser{};
   std::unique_ptr<char[]> copy;
   size_t copy_capacity = 0;
 };
 thread_local DecoderBuffers t_buffers;
+
 }  // namespace
 
 void releaseJsonDecoderBuffers() {

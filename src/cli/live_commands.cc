@@ -142,9 +142,10 @@ void deleteOwnedChains(netlink::IptablesRestore& iptables, IpFamily family, std:
 CleanupReport cleanupIptables(netlink::IptablesRestore& iptables, const std::vector<IpFamily>& families) {
   CleanupReport report;
   auto owned = [](const std::string& n) {
-    return iptables::isServiceChainName(n) || n == "KUBE-SERVICES" || n == "KUBE-NODEPORTS" ||
-           n == "KUBE-POSTROUTING" || n == "KUBE-MARK-MASQ" || n == "KUBE-EXTERNAL-SERVICES" || n == "KUBE-FORWARD" ||
-           n == "KUBE-PROXY-FIREWALL" || n == "KUBE-PROXY-CANARY";
+    using namespace iptables;
+    return isServiceChainName(n) || n == kServicesChain || n == kNodePortsChain || n == kPostroutingChain ||
+           n == kMarkMasqChain || n == kExternalServicesChain || n == kForwardChain || n == kProxyFirewallChain ||
+           n == kProxyCanaryChain;
   };
   for (IpFamily family : families) {
     // Unlink our chains first: a chain still jumped to cannot be deleted.

@@ -5,9 +5,8 @@
 #pragma once
 
 #include <functional>
-#include <string_view>
-
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "netlink/iptables_restore.h"

@@ -27,6 +27,12 @@ TEST(ChainNameSet, KeepsNamesSortedAndUnique) {
   EXPECT_EQ(contents(set), (std::vector<std::string>{"KUBE-EXT-C", "KUBE-SVC-B"}));
 }
 
+TEST(ChainNameSet, BuiltFromUnsortedNamesWithDuplicates) {
+  const ChainNameSet set(std::vector<std::string>{"KUBE-SVC-B", "KUBE-SEP-A", "KUBE-SVC-B", std::string(29, 'X')});
+  EXPECT_EQ(contents(set), (std::vector<std::string>{"KUBE-SEP-A", "KUBE-SVC-B"})) << "a too-long name is no chain";
+  EXPECT_EQ(set, (ChainNameSet{"KUBE-SVC-B", "KUBE-SEP-A"}));
+}
+
 TEST(ChainNameSet, HoldsNamesUpToTheKernelLimitOnly) {
   ChainNameSet set;
   const std::string longest(ChainName::kMaxLength, 'X');
