@@ -132,7 +132,7 @@ void runBackend(const Cluster& cluster, netlink::IptablesBackend backend, int re
       return;
     }
     full_bytes = report->bytes_written;
-    restores = report->restores;
+    restores = report->kernel_transactions;
     // The floor restores this full payload (lastPlan() is the partial plan after the next sync).
     const std::string payload = proxier.lastPlan().payload();
     // The live proxier keeps no plan; keeping them would add freeing a 40 MB plan to the partial.

@@ -19,7 +19,17 @@ class Sysctl {
 
 std::unique_ptr<Sysctl> newProcSysctl(std::string root = "/proc/sys");
 
-// upstream EnsureSysctl: reads, and writes only when the value differs.
-Status ensureSysctl(Sysctl& sysctl, std::string_view name, long value);
+// upstream EnsureSysctl: reads, and writes only when the value differs. (Inline: it works on the
+// interface, so code that may only use the interfaces can call it.)
+inline Status ensureSysctl(Sysctl& sysctl, std::string_view name, long value) {
+  auto current = sysctl.get(name);
+  if (current.ok() && *current == value) return okStatus();
+  auto set = sysctl.set(name, value);
+  if (!set.ok()) {
+    return Error("can't set sysctl " + std::string(name) + " to " + std::to_string(value) + ": " + set.error().message,
+                 set.error().code);
+  }
+  return okStatus();
+}
 
 }  // namespace kproxy::netlink

@@ -36,12 +36,4 @@ class ProcSysctl final : public Sysctl {
 
 std::unique_ptr<Sysctl> newProcSysctl(std::string root) { return std::make_unique<ProcSysctl>(std::move(root)); }
 
-Status ensureSysctl(Sysctl& sysctl, std::string_view name, long value) {
-  auto current = sysctl.get(name);
-  if (current.ok() && *current == value) return okStatus();
-  auto set = sysctl.set(name, value);
-  if (!set.ok()) return Error("can't set sysctl " + std::string(name) + " to " + std::to_string(value) + ": " + set.error().message, set.error().code);
-  return okStatus();
-}
-
 }  // namespace kproxy::netlink

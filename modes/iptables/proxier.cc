@@ -148,12 +148,28 @@ void IptablesProxier::readKernelNatChains() {
   kernel_nat_chains_ = ChainNameSet(chains);
 }
 
+bool IptablesProxier::nextSyncIsFull(const tracker::UpdateResult& changes) const {
+  return need_full_sync_ || changes.node_labels_changed || !last_full_sync_ ||
+         deps_.clock.now() - *last_full_sync_ > kFullSyncPeriod;
+}
+
+Status IptablesProxier::setUpNode() {
+  if (settings_.localhost_node_ports && deps_.sysctl != nullptr) {
+    if (auto s = netlink::ensureSysctl(*deps_.sysctl, "net/ipv4/conf/all/route_localnet", 1); !s.ok()) return s;
+  }
+  return ensureCanaries();
+}
+
 Result<proxy::SyncReport> IptablesProxier::sync(const tracker::ProxySnapshot& snapshot,
                                                 const tracker::UpdateResult& changes) {
   const SteadyTime start = deps_.clock.now();
-  const bool full = need_full_sync_ || changes.node_labels_changed || !last_full_sync_ ||
-                    start - *last_full_sync_ > kFullSyncPeriod;
+  const bool full = nextSyncIsFull(changes);
   if (full) {
+    // A full sync also puts back the canaries (the monitor found them gone, or this is the first).
+    if (auto s = ensureCanaries(); !s.ok()) {
+      need_full_sync_ = true;
+      return s.error().wrap("ensure canary chains");
+    }
     if (auto s = ensureJumpRules(); !s.ok()) {
       need_full_sync_ = true;
       return s.error().wrap("ensure jump rules");
@@ -197,19 +213,12 @@ Result<proxy::SyncReport> IptablesProxier::sync(const tracker::ProxySnapshot& sn
   proxy::SyncReport report;
   report.full_sync = full;
   report.bytes_written = applied->bytes_written;
-  report.restores = applied->restores;
-  report.filter_rules = plan.filter_rule_count;
-  report.nat_rules_total = plan.natRulesTotal();
-  report.nat_rules_last = plan.natRulesLast();
+  report.kernel_transactions = applied->restores;
+  // upstream: the filter table is rewritten whole on every sync, so its total is its last.
+  report.rule_counts = {{.table = "filter", .total = plan.filter_rule_count, .last = plan.filter_rule_count},
+                        {.table = "nat", .total = plan.natRulesTotal(), .last = plan.natRulesLast()}};
   report.no_local_endpoints_internal = plan.no_local_endpoints_internal;
   report.no_local_endpoints_external = plan.no_local_endpoints_external;
-  if (changes.endpoints.conntrack_cleanup_required && deps_.conntrack != nullptr) {
-    auto ct = deps_.conntrack->reconcile(snapshot);
-    report.conntrack_reconciled = true;
-    report.conntrack_deleted = ct.deleted;
-    report.conntrack_duration = std::chrono::duration_cast<std::chrono::nanoseconds>(ct.duration);
-    if (ct.error) report.conntrack_error = ct.error->message;
-  }
   if (keep_last_plan_) last_plan_ = std::move(plan);
   report.duration = deps_.clock.now() - start;
   auto ms = [](SteadyTime::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
@@ -218,7 +227,7 @@ Result<proxy::SyncReport> IptablesProxier::sync(const tracker::ProxySnapshot& sn
   return report;
 }
 
-Result<bool> IptablesProxier::canariesPresent() {
+Result<bool> IptablesProxier::dataplaneIntact() {
   for (const char* table : {"mangle", "nat", "filter"}) {
     auto exists = deps_.iptables.chainExists(settings_.family, table, kProxyCanaryChain);
     if (!exists.ok()) return exists.error();

@@ -1,5 +1,5 @@
 // IptablesProxier: iptables mode for one IP family, as upstream's syncProxyRules: decide full or
-// partial, plan (pure), apply, track the chains the kernel holds, reconcile UDP conntrack entries.
+// partial, plan (pure), apply, track the chains the kernel holds (the core reconciles conntrack).
 // Full syncs also ensure the jump rules from the built-in chains and the nfacct counters
 // (spec iptables-mode.md §2.2, §6).
 #pragma once
@@ -13,8 +13,8 @@
 #include "modes/iptables/planner.h"
 #include "netlink/iptables_restore.h"
 #include "netlink/nfacct.h"
+#include "netlink/sysctl.h"
 #include "src/config/proxier_settings.h"
-#include "src/proxy/conntrack_reconciler.h"
 #include "src/proxy/proxier.h"
 #include "src/util/clock.h"
 
@@ -25,8 +25,8 @@ inline constexpr std::chrono::hours kFullSyncPeriod{1};
 
 struct IptablesProxierDeps {
   netlink::IptablesRestore& iptables;
-  netlink::NfacctClient* nfacct = nullptr;          // null: no counters (rules without -m nfacct)
-  proxy::ConntrackReconciler* conntrack = nullptr;  // null: no conntrack reconciliation
+  netlink::NfacctClient* nfacct = nullptr;  // null: no counters (rules without -m nfacct)
+  netlink::Sysctl* sysctl = nullptr;        // null: setUpNode() leaves route_localnet alone
   const Clock& clock;
 };
 
@@ -34,12 +34,20 @@ class IptablesProxier final : public proxy::Proxier {
  public:
   IptablesProxier(IptablesProxierDeps deps, config::ProxierSettings settings, ApplyOptions apply_options = {});
 
+  // proxy::Proxier
+  std::string_view mode() const override { return "iptables"; }
+  IpFamily family() const override { return settings_.family; }
+  // upstream NewProxier: route_localnet for localhost node ports (fatal when it cannot be set),
+  // then the canary chains its monitor watches.
+  Status setUpNode() override;
+  // The canary chains (KUBE-PROXY-CANARY in mangle, nat and filter) exist; false means someone
+  // flushed our tables and a full sync is needed (upstream's iptables monitor). Full syncs
+  // recreate them.
+  Result<bool> dataplaneIntact() override;
   Result<proxy::SyncReport> sync(const tracker::ProxySnapshot& snapshot, const tracker::UpdateResult& changes) override;
+  bool nextSyncIsFull(const tracker::UpdateResult& changes) const override;
   void requestFullSync() override { need_full_sync_ = true; }
 
-  // The canary chains (KUBE-PROXY-CANARY in mangle, nat and filter) exist; false means someone
-  // flushed our tables and a full sync is needed (upstream's iptables monitor).
-  Result<bool> canariesPresent();
   Status ensureCanaries();
 
   // The last plan is kept only when asked (benchmarks, tests): at 10k services it is ~40 MB.

@@ -452,14 +452,7 @@ IpvsPlan Planner::run() {
 
   writeIptables(plan);
 
-  plan.sysctls = {{"net/ipv4/vs/conntrack", 1},
-                  {"net/ipv4/vs/expire_nodest_conn", 1},
-                  {"net/ipv4/vs/expire_quiescent_template", 1},
-                  {"net/ipv4/ip_forward", 1}};
-  if (ipvs_.strict_arp) {
-    plan.sysctls.push_back({"net/ipv4/conf/all/arp_ignore", 1});
-    plan.sysctls.push_back({"net/ipv4/conf/all/arp_announce", 2});
-  }
+  plan.sysctls = ipvsSysctls(ipvs_);
   plan.no_local_endpoints_internal = static_cast<int>(no_local_internal_.size());
   plan.no_local_endpoints_external = static_cast<int>(no_local_external_.size());
   return plan;
@@ -492,10 +485,28 @@ const std::vector<TableChain>& ipvsChains() {
   return kChains;
 }
 
+std::vector<Sysctl> ipvsSysctls(const IpvsSettings& ipvs) {
+  std::vector<Sysctl> out = {{"net/ipv4/vs/conntrack", 1},
+                             {"net/ipv4/vs/expire_nodest_conn", 1},
+                             {"net/ipv4/vs/expire_quiescent_template", 1},
+                             {"net/ipv4/ip_forward", 1}};
+  if (ipvs.strict_arp) {
+    out.push_back({"net/ipv4/conf/all/arp_ignore", 1});
+    out.push_back({"net/ipv4/conf/all/arp_announce", 2});
+  }
+  return out;
+}
+
 Result<IpvsSettings> ipvsSettingsFrom(const config::KubeProxyConfiguration& config, IpFamily family) {
   IpvsSettings out;
   if (!config.ipvs.scheduler.empty()) out.scheduler = config.ipvs.scheduler;
   out.strict_arp = config.ipvs.strict_arp;
+  auto seconds = [](config::Duration d) {
+    return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(d).count());
+  };
+  out.tcp_timeout = seconds(config.ipvs.tcp_timeout);
+  out.tcp_fin_timeout = seconds(config.ipvs.tcp_fin_timeout);
+  out.udp_timeout = seconds(config.ipvs.udp_timeout);
   for (size_t i = 0; i < config.ipvs.exclude_cidrs.size(); ++i) {
     const std::string& text = config.ipvs.exclude_cidrs[i];
     auto cidr = Cidr::parseSloppy(text);

@@ -26,6 +26,10 @@ struct IpvsSettings {
   // ipvs.strictARP: only sysctls (arp_ignore=1, arp_announce=2); it changes nothing in the state.
   bool strict_arp = false;
   std::vector<Cidr> exclude_cidrs;  // ipvs.excludeCIDRs of this family
+  // ipvs.tcpTimeout, tcpFinTimeout, udpTimeout in seconds (0: leave the kernel's value).
+  uint32_t tcp_timeout = 0;
+  uint32_t tcp_fin_timeout = 0;
+  uint32_t udp_timeout = 0;
 };
 
 // Errors name the field: "ipvs.excludeCIDRs[1]: \"10.0.0.0/33\" is not a valid CIDR".
@@ -46,6 +50,9 @@ struct Sysctl {
   std::string_view name;  // "net/ipv4/vs/conntrack"
   int value = 0;
 };
+// The sysctls IPVS mode ensures at startup, in upstream's order (spec §1.11). conn_reuse_mode is
+// not here: it depends on the kernel version, which the proxier knows.
+std::vector<Sysctl> ipvsSysctls(const IpvsSettings& ipvs);
 
 // A jump from a built-in chain that IPVS mode ensures with an individual "insert if missing"
 // (iptables -I), outside the restore payload (spec §1.9 jump table). Cleanup deletes them.

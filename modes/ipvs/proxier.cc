@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "netlink/errors.h"
+#include "src/util/log.h"
 
 namespace kproxy::ipvs {
 namespace {
@@ -49,6 +50,40 @@ Status ensureIpvsSysctls(netlink::Sysctl& sysctl, const std::vector<Sysctl>& sys
   return okStatus();
 }
 
+Status IpvsProxier::setUpNode() {
+  if (auto s = checkIpvsUsable(deps_.ipvs, ipvs_.scheduler); !s.ok()) return s;
+  if (sysctl_ != nullptr) {
+    if (auto s = ensureIpvsSysctls(*sysctl_, ipvsSysctls(ipvs_), kernel_release_); !s.ok()) return s;
+  }
+  // upstream: one IPVS_CMD_SET_CONFIG when any timeout is configured; a failure is only logged.
+  if (ipvs_.tcp_timeout > 0 || ipvs_.tcp_fin_timeout > 0 || ipvs_.udp_timeout > 0) {
+    netlink::IpvsTimeouts timeouts{.tcp = ipvs_.tcp_timeout, .tcp_fin = ipvs_.tcp_fin_timeout, .udp = ipvs_.udp_timeout};
+    if (auto s = deps_.ipvs.setTimeouts(timeouts); !s.ok()) {
+      log::error("Failed to set IPVS timeouts: {}", s.error().message);
+    }
+  }
+  return okStatus();
+}
+
+std::string IpvsProxier::lastSyncDetails() const {
+  auto millis = [](std::chrono::nanoseconds d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(d).count() / 1000.0) + " ms";
+  };
+  const std::string fam(ipFamilyName(settings_.family));
+  const ApplyReport& a = last_apply_;
+  return "# ipvs " + fam + " changes\n" + a.changes + "# ipvs " + fam + " timings: virtual+real servers " +
+         millis(a.ipvs_duration) + " (" + std::to_string(a.ipvs_operations) + " operations), sets " +
+         millis(a.ipset_duration) + ", iptables " + millis(a.iptables_duration) + ", apply " +
+         millis(a.total_duration) + "\n";
+}
+
+Status IpvsProxier::housekeeping() {
+  auto deleted = applier_.sweep();
+  if (!deleted.ok()) return deleted.error();
+  if (*deleted > 0) log::info(2, "{} graceful termination: deleted {} idle real server(s)", ipFamilyName(settings_.family), *deleted);
+  return okStatus();
+}
+
 Result<proxy::SyncReport> IpvsProxier::sync(const tracker::ProxySnapshot& snapshot, const tracker::UpdateResult&) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<IpAddress> bound;
@@ -58,17 +93,13 @@ Result<proxy::SyncReport> IpvsProxier::sync(const tracker::ProxySnapshot& snapsh
     return listed.error();
   }
   last_plan_ = planIpvs({.snapshot = &snapshot, .settings = &settings_, .ipvs = &ipvs_, .kube_ipvs0_addresses = &bound});
-  if (sysctl_ != nullptr && !sysctls_done_) {
-    if (auto s = ensureIpvsSysctls(*sysctl_, last_plan_.sysctls, kernel_release_); !s.ok()) return s.error();
-    sysctls_done_ = true;
-  }
   auto applied = applier_.apply(last_plan_);
   if (!applied.ok()) return applied.error();
   last_apply_ = std::move(*applied);
   proxy::SyncReport report;
   report.full_sync = true;
   report.bytes_written = last_plan_.iptables_payload.size();
-  report.restores = deps_.iptables != nullptr ? 1 : 0;
+  report.kernel_transactions = last_apply_.ipvs_operations + (deps_.iptables != nullptr ? 1 : 0);
   report.no_local_endpoints_internal = last_plan_.no_local_endpoints_internal;
   report.no_local_endpoints_external = last_plan_.no_local_endpoints_external;
   report.duration = std::chrono::steady_clock::now() - start;

@@ -2,8 +2,9 @@
 // ipvs-and-runtime.md §1.2, §1.3): every sync plans the whole state (pure, planner.h) from the
 // snapshot and the addresses kube-ipvs0 holds now, then the applier makes the kernel match it.
 // Every IPVS sync is a full one (the applier only sends the difference), so requestFullSync()
-// has nothing to do. The startup checks (IPVS usable with the configured scheduler, sysctls)
-// are free functions the caller runs once before the first sync.
+// has nothing to do. setUpNode() runs upstream's startup (IPVS usable with the configured
+// scheduler, sysctls, connection timeouts); housekeeping() is graceful termination's periodic
+// sweep.
 #pragma once
 
 #include <memory>
@@ -28,10 +29,14 @@ Status checkIpvsUsable(netlink::IpvsClient& ipvs, const std::string& scheduler);
 // only when it differs; the first failure is the error.
 Status ensureIpvsSysctls(netlink::Sysctl& sysctl, const std::vector<Sysctl>& sysctls, const std::string& kernel_release);
 
+// upstream gracefulTerminationManager: rsCheckDeleteInterval, how often quiesced real servers are
+// looked at again.
+inline constexpr std::chrono::minutes kGracefulTerminationSweepPeriod{1};
+
 class IpvsProxier final : public proxy::Proxier {
  public:
-  // With `sysctl`, the first sync ensures the plan's sysctls (ensureIpvsSysctls) before it
-  // programs anything, and fails when one cannot be set.
+  // With `sysctl`, setUpNode() ensures the sysctls (ensureIpvsSysctls) and fails when one cannot
+  // be set.
   IpvsProxier(IpvsApplierDeps deps, config::ProxierSettings settings, IpvsSettings ipvs,
               netlink::Sysctl* sysctl = nullptr, std::string kernel_release = "")
       : deps_(deps),
@@ -41,8 +46,18 @@ class IpvsProxier final : public proxy::Proxier {
         sysctl_(sysctl),
         kernel_release_(std::move(kernel_release)) {}
 
+  // proxy::Proxier
+  std::string_view mode() const override { return "ipvs"; }
+  IpFamily family() const override { return settings_.family; }
+  Status setUpNode() override;
   Result<proxy::SyncReport> sync(const tracker::ProxySnapshot& snapshot, const tracker::UpdateResult& changes) override;
+  bool nextSyncIsFull(const tracker::UpdateResult&) const override { return true; }
   void requestFullSync() override {}
+  // "# ipvs IPv4 changes", the change list, then "# ipvs IPv4 timings: ..." (bench/ipvs-bench.sh
+  // and the kernel scenarios read it).
+  std::string lastSyncDetails() const override;
+  std::chrono::nanoseconds housekeepingInterval() const override { return kGracefulTerminationSweepPeriod; }
+  Status housekeeping() override;
 
   // The plan of the last sync and what its apply did (tests, benchmarks, `kproxy sync -v`).
   const IpvsPlan& lastPlan() const { return last_plan_; }
@@ -59,7 +74,6 @@ class IpvsProxier final : public proxy::Proxier {
   ApplyReport last_apply_;
   netlink::Sysctl* sysctl_;
   std::string kernel_release_;
-  bool sysctls_done_ = false;
 };
 
 }  // namespace kproxy::ipvs

@@ -4,11 +4,11 @@
 #include <set>
 
 #include "modes/common/restore_text.h"
+#include "modes/iptables/planner.h"
 #include "modes/iptables/proxier.h"
 #include "netlink/scratch_netns.h"
 #include "src/cli/cluster_input.h"
-#include "src/cli/live_proxy.h"
-#include "src/cli/node_probe.h"
+#include "src/cli/tracker_feed.h"
 #include "src/util/text_diff.h"
 
 namespace kproxy::cli {
@@ -62,52 +62,32 @@ int runDiff(const DiffOptions& options, std::string& out, std::string& err) {
     out.clear();
     return code;
   };
-  auto loaded = loadConfig(options.config_path, &errors);
-  if (!loaded.ok()) return fail(2);
-  config::KubeProxyConfiguration cfg = loaded->config;
-  if (!options.proxy_mode.empty()) cfg.mode = options.proxy_mode;
-  if (cfg.effectiveMode() != "iptables") {
-    errors.push_back("diff: proxy mode \"" + cfg.effectiveMode() + "\" is not implemented yet (only iptables)");
+  auto ctx = openLiveContext(options, &errors);
+  if (!ctx) return fail(2);
+  if (ctx->mode->mode != modes::ProxyMode::kIptables) {
+    errors.push_back("diff: proxy mode \"" + std::string(ctx->mode->name) + "\" is not supported yet (only iptables)");
     return fail(2);
   }
-  auto node_name = resolveNodeName(options.hostname_override, cfg);
-  if (!node_name.ok()) {
-    errors.push_back(node_name.error().message);
-    return fail(2);
-  }
-  api::ClusterState state = loadManifests(options.files, &errors);
-  if (!errors.empty()) return fail(2);
-
-  auto env = openLiveEnvironment();
-  if (!env.ok()) {
-    errors.push_back(env.error().message);
-    return fail(2);
-  }
-  auto facts = probeNodeFacts(*(*env)->iptables, (*env)->nfacct.get(), *(*env)->sysctl);
-  if (!facts.ok()) {
-    errors.push_back(facts.error().message);
-    return fail(2);
-  }
-  std::vector<IpFamily> families = detectFamilies(**env);
-  if (options.ip_family == "ipv4") families = {IpFamily::kIPv4};
-  if (options.ip_family == "ipv6") families = {IpFamily::kIPv6};
-  const api::Node* node = findNode(state, *node_name);
+  const config::KubeProxyConfiguration& cfg = ctx->config;
+  const std::string& node_name = ctx->node_name;
+  const api::Node* node = ctx->node();
+  LiveEnvironment& env = *ctx->env;
 
   bool differs = false;
-  for (IpFamily family : families) {
+  for (IpFamily family : ctx->families) {
     const std::string fam(ipFamilyName(family));
-    auto settings = config::buildProxierSettings(cfg, family, *node_name, node, *facts);
+    auto settings = config::buildProxierSettings(cfg, family, node_name, node, ctx->facts);
     if (!settings.ok()) {
       errors.push_back(settings.error().message);
       return fail(2);
     }
-    settings->settings.facts.random_fully = (*env)->iptables->hasRandomFully();
+    settings->settings.facts.random_fully = env.iptables->hasRandomFully();
     tracker::ProxyStateTracker tracker({.family = family,
-                                        .node_name = *node_name,
+                                        .node_name = node_name,
                                         .node_hints_enabled = settings->settings.prefer_same_node});
     api::ClusterState empty;
     TrackerFeed feed({&tracker});
-    watch::emitDifference(empty, state, feed, *node_name);
+    watch::emitDifference(empty, ctx->state, feed, node_name);
     auto [snapshot, changes] = tracker.checkout();
     iptables::ChainNameSet none;
     iptables::PlanInput input{.snapshot = snapshot.get(), .settings = &settings->settings, .full_sync = true,
@@ -117,12 +97,12 @@ int runDiff(const DiffOptions& options, std::string& out, std::string& err) {
     std::vector<std::string> counters(settings->settings.facts.nfacct_counters.begin(),
                                       settings->settings.facts.nfacct_counters.end());
     auto desired_text = netlink::savedAfterRestoreInScratchNetns(
-        (*env)->iptables->backend(), family, counters, iptables::jumpRulesRestoreText() + plan.payload());
+        env.iptables->backend(), family, counters, iptables::jumpRulesRestoreText() + plan.payload());
     if (!desired_text.ok()) {
       errors.push_back(fam + ": " + desired_text.error().message);
       return fail(2);
     }
-    auto live_text = (*env)->iptables->save(family, "");
+    auto live_text = env.iptables->save(family, "");
     if (!live_text.ok()) {
       errors.push_back(fam + ": " + live_text.error().message);
       return fail(2);

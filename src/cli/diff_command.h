@@ -7,17 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "src/cli/live_context.h"
 #include "src/cli/verbs.h"
 
 namespace kproxy::cli {
 
-struct DiffOptions {
-  std::vector<std::string> files;
-  std::string config_path;
-  std::string hostname_override;
-  std::string proxy_mode;
-  std::string ip_family;  // "" = every family the node has
-};
+using DiffOptions = LiveVerbOptions;
 
 int runDiff(const DiffOptions& options, std::string& out, std::string& err);
 

@@ -10,8 +10,7 @@ long seconds(config::Duration d) { return static_cast<long>(std::chrono::duratio
 
 }  // namespace
 
-Result<NodeSetupResult> setUpNode(const config::KubeProxyConfiguration& config, bool localhost_node_ports,
-                                  netlink::Sysctl& sysctl, int cpus) {
+Result<NodeSetupResult> setUpNodeCommon(const config::KubeProxyConfiguration& config, netlink::Sysctl& sysctl, int cpus) {
   NodeSetupResult result;
   auto soft = [&](const Status& s) {
     if (!s.ok()) result.warnings.push_back(s.error().message + " (not fatal: kproxy goes on)");
@@ -39,11 +38,6 @@ Result<NodeSetupResult> setUpNode(const config::KubeProxyConfiguration& config, 
   }
   if (ct.udp_stream_timeout.count() > 0) {
     soft(netlink::ensureSysctl(sysctl, "net/netfilter/nf_conntrack_udp_timeout_stream", seconds(ct.udp_stream_timeout)));
-  }
-
-  // Localhost node ports need route_localnet (upstream fails proxier creation when it cannot).
-  if (localhost_node_ports) {
-    if (auto s = netlink::ensureSysctl(sysctl, "net/ipv4/conf/all/route_localnet", 1); !s.ok()) return s.error();
   }
 
   if (auto forward = sysctl.get("net/ipv4/ip_forward"); forward.ok() && *forward == 0) {

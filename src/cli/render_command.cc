@@ -2,133 +2,59 @@
 
 #include <filesystem>
 #include <fstream>
-#include <map>
 
-#include "modes/ipvs/planner.h"
-#include "src/cli/cluster_input.h"
-#include "src/cli/simulated_sync.h"
-#include "src/config/proxier_settings.h"
-#include "src/tracker/snapshot.h"
+#include "src/cli/offline_context.h"
 
 namespace kproxy::cli {
 namespace {
 
-// Writes `pieces` to DIR/NAME for each (NAME, pieces); "" or an error line.
-std::string writeOutputFiles(const std::string& dir,
-                             const std::vector<std::pair<std::string, std::vector<std::string_view>>>& files) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return "--output-dir: cannot create " + dir + ": " + ec.message();
-  for (const auto& [name, pieces] : files) {
-    const std::filesystem::path path = std::filesystem::path(dir) / name;
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    for (auto piece : pieces) file.write(piece.data(), static_cast<std::streamsize>(piece.size()));
-    file.close();
-    if (!file) return "--output-dir: cannot write " + path.string();
+// On stdout: each section's header line (when it has one), then its pieces.
+class StdoutSink final : public modes::RenderSink {
+ public:
+  explicit StdoutSink(const OutputSink& out) : out_(out) {}
+  void section(std::string_view, std::string_view header) override {
+    if (!header.empty()) out_(header);
   }
-  return "";
-}
+  void write(std::string_view piece) override { out_(piece); }
 
-// The effective proxy mode of `options` (command line over the configuration file), or "" when
-// the configuration cannot be read (simulateSyncs then reports why).
-std::string effectiveMode(const RenderOptions& options) {
-  if (!options.proxy_mode.empty()) return options.proxy_mode;
-  std::vector<std::string> ignored;
-  auto loaded = loadConfig(options.config_path, &ignored);
-  return loaded.ok() ? loaded->config.effectiveMode() : "";
-}
+ private:
+  const OutputSink& out_;
+};
 
-// `render --proxy-mode ipvs`. Every IPVS sync is a full sync, so earlier states (--from) only
-// matter through the tracker (and the Node of the first state, as at startup).
-int runRenderIpvs(const RenderOptions& options, const OutputSink& out, std::string& err) {
-  std::vector<std::string> errors;
-  auto fail = [&]() {
-    for (const auto& e : errors) err += "error: " + e + "\n";
-    return 2;
-  };
-
-  IpFamily family;
-  if (options.ip_family == "ipv4") {
-    family = IpFamily::kIPv4;
-  } else if (options.ip_family == "ipv6") {
-    family = IpFamily::kIPv6;
-  } else {
-    errors.push_back("--ip-family: \"" + options.ip_family + "\" is not ipv4 or ipv6");
-    return fail();
+// --output-dir: one file per section; the first problem is kept.
+class DirectorySink final : public modes::RenderSink {
+ public:
+  explicit DirectorySink(std::string dir) : dir_(std::move(dir)) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) problem_ = "--output-dir: cannot create " + dir_ + ": " + ec.message();
   }
-  auto loaded = loadConfig(options.config_path, &errors);
-  if (!loaded.ok()) return fail();
-  config::KubeProxyConfiguration cfg = loaded->config;
-  for (const auto& w : loaded->warnings) err += "warning: " + w + "\n";
-  cfg.mode = "ipvs";
-
-  auto node_name = resolveNodeName(options.hostname_override, cfg);
-  if (!node_name.ok()) {
-    errors.push_back(node_name.error().message);
-    return fail();
+  void section(std::string_view file_name, std::string_view) override {
+    finish();
+    if (!problem_.empty()) return;
+    path_ = std::filesystem::path(dir_) / std::string(file_name);
+    file_.open(path_, std::ios::binary | std::ios::trunc);
+    if (!file_.is_open()) problem_ = "--output-dir: cannot write " + path_.string();
   }
-  std::vector<api::ClusterState> states;
-  for (const auto& path : options.from) states.push_back(loadManifests({path}, &errors));
-  states.push_back(loadManifests(options.files, &errors));
-  if (!errors.empty()) return fail();
-
-  const api::Node* startup_node = findNode(states.front(), *node_name);
-  auto facts = loadNodeFacts(options.node_facts_path, findNode(states.back(), *node_name));
-  if (!facts.ok()) {
-    errors.push_back(facts.error().message);
-    return fail();
+  void write(std::string_view piece) override {
+    if (file_.is_open()) file_.write(piece.data(), static_cast<std::streamsize>(piece.size()));
   }
-  auto settings = config::buildProxierSettings(cfg, family, *node_name, startup_node, *facts);
-  if (!settings.ok()) {
-    errors.push_back(settings.error().message);
-    return fail();
-  }
-  auto ipvs_settings = ipvs::ipvsSettingsFrom(cfg, family);
-  if (!ipvs_settings.ok()) {
-    errors.push_back(ipvs_settings.error().message);
-    return fail();
-  }
-
-  tracker::ProxyStateTracker tracker({.family = family,
-                                      .node_name = *node_name,
-                                      .node_hints_enabled = settings->settings.prefer_same_node});
-  api::ClusterState empty;
-  const api::ClusterState* previous = &empty;
-  tracker::ProxySnapshotPtr snapshot;
-  for (const auto& state : states) {
-    feedClusterState(tracker, *previous, state);
-    previous = &state;
-    snapshot = tracker.checkout().first;
-  }
-  const ipvs::IpvsPlan plan = ipvs::planIpvs(
-      {.snapshot = snapshot.get(), .settings = &settings->settings, .ipvs = &*ipvs_settings});
-  for (const auto& w : settings->warnings) err += "warning: " + w + "\n";
-
-  const std::string ipvsadm = ipvs::formatIpvsadmSave(plan.state);
-  const std::string ipset = ipvs::formatIpsetSave(plan.state);
-  const std::string link = ipvs::formatKubeIpvs0Commands(plan.state);
-  if (!options.output_dir.empty()) {
-    std::string problem = writeOutputFiles(options.output_dir, {{"ipvsadm.txt", {ipvsadm}},
-                                                                {"ipset.txt", {ipset}},
-                                                                {"kube-ipvs0.txt", {link}},
-                                                                {"iptables.txt", {plan.iptables_payload}}});
-    if (!problem.empty()) {
-      err += "error: " + problem + "\n";
-      return 1;
+  // "" or the first problem.
+  std::string finish() {
+    if (file_.is_open()) {
+      file_.close();
+      if (!file_ && problem_.empty()) problem_ = "--output-dir: cannot write " + path_.string();
     }
-    return 0;
+    file_.clear();
+    return problem_;
   }
-  out("# ipvsadm -S -n: virtual and real servers (ipvsadm -R)\n");
-  out(ipvsadm);
-  out("# ipset save: IP sets (ipset restore)\n");
-  out(ipset);
-  out("# kube-ipvs0: dummy interface and its addresses (sh)\n");
-  out(link);
-  out(family == IpFamily::kIPv4 ? "# iptables-restore --noflush: rules of IPVS mode\n"
-                                : "# ip6tables-restore --noflush: rules of IPVS mode\n");
-  out(plan.iptables_payload);
-  return 0;
-}
+
+ private:
+  std::string dir_;
+  std::filesystem::path path_;
+  std::ofstream file_;
+  std::string problem_;
+};
 
 }  // namespace
 
@@ -137,19 +63,19 @@ int runRender(const RenderOptions& options, const OutputSink& out, std::string& 
     err += "error: render: at least one -f FILE is required\n";
     return 2;
   }
-  if (effectiveMode(options) == "ipvs") return runRenderIpvs(options, out, err);
-  auto simulated = simulateSyncs(options, err);
-  if (!simulated) return 2;
+  auto synced = runOfflineSyncs(options, /*for_trace=*/false, err);
+  if (!synced) return 2;
   if (!options.output_dir.empty()) {
-    auto pieces = simulated->plan.payloadPieces();
-    std::string problem = writeOutputFiles(options.output_dir, {{"iptables.txt", {pieces.begin(), pieces.end()}}});
-    if (!problem.empty()) {
+    DirectorySink files(options.output_dir);
+    synced->proxier->render(files);
+    if (std::string problem = files.finish(); !problem.empty()) {
       err += "error: " + problem + "\n";
       return 1;
     }
     return 0;
   }
-  for (auto piece : simulated->plan.payloadPieces()) out(piece);
+  StdoutSink stdout_sink(out);
+  synced->proxier->render(stdout_sink);
   return 0;
 }
 

@@ -19,8 +19,7 @@
 #include <thread>
 
 #include "src/cli/cluster_input.h"
-#include "src/cli/live_commands.h"
-#include "src/cli/live_proxy.h"
+#include "src/cli/live_context.h"
 #include "src/cli/node_probe.h"
 #include "src/cli/node_setup.h"
 #include "src/config/flags.h"
@@ -187,7 +186,7 @@ struct NodeAtStart {
 };
 
 // The daemon's observer: healthz state, metrics, health-check node ports, node changes.
-class DaemonObserver final : public ProxyServerObserver {
+class DaemonObserver final : public proxy::ProxyServerObserver {
  public:
   DaemonObserver(const Clock& clock, proxy::ProxyHealthState& health, proxy::ProxyMetrics& metrics,
                  proxy::ServiceHealthServer& health_checks, NodeAtStart node, ExitRequest& exit)
@@ -221,7 +220,7 @@ class DaemonObserver final : public ProxyServerObserver {
     if (config::nodeHostIps(*node) != node_.ips) exit_.request(1, "NodeIPs changed for the node");
   }
 
-  void onSync(const SyncOutcome& outcome) override {
+  void onSync(const proxy::SyncOutcome& outcome) override {
     if (!outcome.result.ok()) {
       metrics_.syncFailed(outcome.family, outcome.partial, outcome.duration);
       return;
@@ -271,35 +270,39 @@ NodeWait waitForNode(watch::DeferredSink& events, const std::string& node_name, 
   return NodeWait::kTimeout;
 }
 
-// The sync period of the configured mode (retry delay, canary interval, healthz timeout base).
-std::pair<config::Duration, config::Duration> syncPeriods(const config::KubeProxyConfiguration& cfg) {
-  const std::string mode = cfg.effectiveMode();
-  if (mode == "ipvs") return {cfg.ipvs.sync_period, cfg.ipvs.min_sync_period};
-  if (mode == "nftables") return {cfg.nftables.sync_period, cfg.nftables.min_sync_period};
-  return {cfg.iptables.sync_period, cfg.iptables.min_sync_period};
+int cpuCount() {
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return cpus > 0 ? static_cast<int>(cpus) : 1;
 }
 
 // upstream: platformCleanup with cleanupAndExit, i.e. every mode's leftovers.
 int runCleanup() {
   auto env = openLiveEnvironment();
-  if (!env.ok()) return fail(env.error().message);
-  auto report = cleanupIptables(*(*env)->iptables, detectFamilies(**env));
-  for (const auto& e : report.errors) log::error("{}", e);
-  // >>> IPVS CLEANUP PLUGS IN HERE: the IPVS engineer's cleanup of virtual servers, kube-ipvs0
-  // and the KUBE-* ip sets, its errors appended to report.errors. <<<
-  if (!report.errors.empty()) return fail("encountered an error while tearing down rules");
+  auto clients = env->clients();
+  const auto errors = modes::cleanupAllModes(clients, detectFamilies(*env));
+  for (const auto& e : errors) log::error("{}", e);
+  if (!errors.empty()) return fail("encountered an error while tearing down rules");
   return 0;
 }
 
-// upstream --init-only: the privileged node setup, then exit.
-int runInitOnly(const config::KubeProxyConfiguration& cfg) {
+// upstream --init-only: the privileged node setup (conntrack, and what each family's proxier
+// needs of the node: sysctls, IPVS), then exit.
+int runInitOnly(const config::KubeProxyConfiguration& cfg, const modes::ModeEntry& mode) {
+  auto node_name = resolveNodeName("", cfg);
+  if (!node_name.ok()) return fail(node_name.error().message);
   auto env = openLiveEnvironment();
-  if (!env.ok()) return fail(env.error().message);
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  auto setup = setUpNode(cfg, cfg.effectiveMode() == "iptables" && cfg.iptables.localhost_node_ports,
-                         *(*env)->sysctl, cpus > 0 ? static_cast<int>(cpus) : 1);
+  auto facts = probeNodeFacts(*env->iptables, env->nfacct.get(), *env->sysctl);
+  if (!facts.ok()) return fail(facts.error().message);
+  std::vector<std::string> warnings;
+  auto families = buildFamilyProxies(*env, cfg, mode, detectFamilies(*env), *node_name, nullptr, *facts, &warnings);
+  if (!families.ok()) return fail("unable to create proxier: " + families.error().message);
+  auto setup = setUpNodeCommon(cfg, *env->sysctl, cpuCount());
   if (!setup.ok()) return fail(setup.error().message);
   for (const auto& w : setup->warnings) log::warn("{}", w);
+  for (auto& f : *families) {
+    if (auto s = f->proxier->setUpNode(); !s.ok()) return fail("unable to create proxier: " + s.error().message);
+  }
+  log::info(0, "System initialized and --init-only specified");
   return 0;
 }
 
@@ -311,10 +314,8 @@ void applyOomScoreAdj(int32_t value) {
   if (!out) log::info(2, "Failed to apply OOMScore {}", value);
 }
 
-int runDaemon(const config::KubeProxyFlags& flags, const config::KubeProxyConfiguration& cfg) {
-  if (cfg.effectiveMode() != "iptables") {
-    return fail("proxy mode \"" + cfg.effectiveMode() + "\" is not implemented yet in `kproxy run` (only iptables)");
-  }
+int runDaemon(const config::KubeProxyFlags& flags, const config::KubeProxyConfiguration& cfg,
+              const modes::ModeEntry& mode) {
   auto node_name = resolveNodeName("", cfg);
   if (!node_name.ok()) return fail(node_name.error().message);
 
@@ -372,33 +373,26 @@ int runDaemon(const config::KubeProxyFlags& flags, const config::KubeProxyConfig
   const api::Node* node = api_node ? api_node.get() : findNode(initial, *node_name);
 
   auto env = openLiveEnvironment();
-  if (!env.ok()) return fail(env.error().message);
-  log::info(0, "Using iptables back end: {}", (*env)->backend_reason);
-  auto facts = probeNodeFacts(*(*env)->iptables, (*env)->nfacct.get(), *(*env)->sysctl);
+  log::info(0, "Using iptables back end: {}", env->backend_reason);
+  auto facts = probeNodeFacts(*env->iptables, env->nfacct.get(), *env->sysctl);
   if (!facts.ok()) return fail(facts.error().message);
   std::vector<std::string> warnings;
-  std::vector<std::unique_ptr<FamilyProxy>> proxies;
-  bool localhost_node_ports = false;
-  const std::vector<IpFamily> families = detectFamilies(**env);
-  log::info(0, "kube-proxy running in {} mode", families.size() > 1 ? "dual-stack" : "single-stack");
-  for (IpFamily family : families) {
-    auto f = buildIptablesFamily(**env, cfg, family, *node_name, node, *facts, &warnings);
-    if (!f.ok()) return fail(f.error().message);
-    localhost_node_ports |= (*f)->proxier->settings().localhost_node_ports;
-    proxies.push_back(std::move(*f));
-  }
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  auto setup = setUpNode(cfg, localhost_node_ports, *(*env)->sysctl, cpus > 0 ? static_cast<int>(cpus) : 1);
+  const std::vector<IpFamily> families = detectFamilies(*env);
+  log::info(0, "kube-proxy running in {} mode ({})", families.size() > 1 ? "dual-stack" : "single-stack", mode.name);
+  std::vector<config::ProxierSettings> settings;
+  auto proxies = buildFamilyProxies(*env, cfg, mode, families, *node_name, node, *facts, &warnings, &settings);
+  if (!proxies.ok()) return fail("unable to create proxier: " + proxies.error().message);
+  auto setup = setUpNodeCommon(cfg, *env->sysctl, cpuCount());
   if (!setup.ok()) return fail(setup.error().message);
   for (const auto& w : setup->warnings) warnings.push_back(w);
   for (const auto& w : warnings) log::warn("{}", w);
 
   // ----- Health, metrics, health-check node ports. -----
   ExitRequest exit_request;
-  const auto [sync_period, min_sync_period] = syncPeriods(cfg);
-  proxy::ProxyHealthState health((*env)->clock, 2 * sync_period);
+  const modes::SyncPeriods periods = mode.periods(cfg);
+  proxy::ProxyHealthState health(env->clock, 2 * periods.sync_period);
   proxy::MetricsRegistry registry;
-  proxy::ProxyMetrics metrics(registry, cfg.effectiveMode());
+  proxy::ProxyMetrics metrics(registry, mode.metrics);
   proxy::registerProcessMetrics(registry, kKubernetesGitVersion);
   // Its own netlink socket: the proxiers use theirs from the runner threads.
   std::shared_ptr<netlink::NfacctClient> nfacct_reader = netlink::newNetlinkNfacct();
@@ -413,12 +407,12 @@ int runDaemon(const config::KubeProxyFlags& flags, const config::KubeProxyConfig
   const bool has_v6 = std::find(families.begin(), families.end(), IpFamily::kIPv6) != families.end();
   proxy::ServiceHealthServer health_checks(
       health, proxy::ServiceHealthServer::Options{.node_name = *node_name, .wildcard_host = has_v6 ? "::" : "0.0.0.0"});
-  for (const auto& f : proxies) {
-    const config::ProxierSettings& s = f->proxier->settings();
+  for (const config::ProxierSettings& s : settings) {
+    // upstream: health-check node ports listen on the family's nodePortAddresses.
     proxy::HealthCheckListenSpec spec;
     spec.all = s.node_port_addresses.match_all;
     if (!spec.all) spec.ips = s.node_port_addresses.nodeIps(s.facts.local_addresses);
-    health_checks.setListenSpec(f->family, std::move(spec));
+    health_checks.setListenSpec(s.family, std::move(spec));
   }
 
   NodeAtStart node_at_start;
@@ -428,7 +422,7 @@ int runDaemon(const config::KubeProxyFlags& flags, const config::KubeProxyConfig
     node_at_start.pod_cidrs = node->pod_cidrs;
     node_at_start.watch_pod_cidrs = cfg.effectiveDetectLocalMode() == "NodeCIDR";
   }
-  DaemonObserver observer((*env)->clock, health, metrics, health_checks, node_at_start, exit_request);
+  DaemonObserver observer(env->clock, health, metrics, health_checks, node_at_start, exit_request);
 
   server::HealthzServer healthz(health, &metrics);
   if (!cfg.healthz_bind_address.empty()) {
@@ -440,7 +434,7 @@ int runDaemon(const config::KubeProxyFlags& flags, const config::KubeProxyConfig
                      if (hard) exit_request.request(1, "healthz server failed: " + e.message);
                    }});
   }
-  server::MetricsServer metrics_server(registry, cfg.effectiveMode(), [cfg] { return configzJson(cfg); });
+  server::MetricsServer metrics_server(registry, std::string(mode.name), [cfg] { return configzJson(cfg); });
   if (!cfg.metrics_bind_address.empty()) {
     metrics_server.start({.address = cfg.metrics_bind_address,
                           .hard_fail = cfg.bind_address_hard_fail,
@@ -451,8 +445,13 @@ int runDaemon(const config::KubeProxyFlags& flags, const config::KubeProxyConfig
   }
   applyOomScoreAdj(cfg.oom_score_adj);
 
-  ProxyServer::Options server_options{.min_sync_period = min_sync_period, .sync_period = sync_period};
-  ProxyServer server(std::move(proxies), server_options, (*env)->clock, &observer);
+  proxy::ProxyServer server(std::move(*proxies),
+                            {.min_sync_period = periods.min_sync_period,
+                             .max_sync_period = periods.max_sync_period,
+                             .sync_period = periods.sync_period},
+                            env->clock, &observer);
+  // upstream NewProxier: a proxier that cannot set up the node is fatal.
+  if (auto s = server.setUpNode(); !s.ok()) return fail("unable to create proxier: " + s.error().message);
   server.start();
 
   if (api_events) {
@@ -551,11 +550,13 @@ int runKubeProxy(const std::vector<std::string>& args) {
     log::info(0, "Wrote configuration to {}", flags.write_config_to);
     return 0;
   }
-  // upstream platformCleanup: without --cleanup only other modes' leftovers are removed, which for
-  // iptables mode means nftables' (kproxy has no nftables mode, so nothing to do).
   if (flags.cleanup) return runCleanup();
-  if (flags.init_only) return runInitOnly(cfg);
-  return runDaemon(flags, cfg);
+  auto mode = modes::findMode(cfg.effectiveMode());
+  if (!mode.ok()) return fail("proxy mode " + mode.error().message);
+  // upstream platformCleanup: without --cleanup only other modes' leftovers are removed, which for
+  // iptables and IPVS mode means nftables' (kproxy has no nftables mode yet, so nothing to do).
+  if (flags.init_only) return runInitOnly(cfg, **mode);
+  return runDaemon(flags, cfg, **mode);
 }
 
 Verb addRunVerb(CLI::App& app) {

@@ -12,7 +12,7 @@
 #include "modes/common/restore_text.h"
 #include "modes/iptables/packet_tracer.h"
 #include "src/cli/cluster_input.h"
-#include "src/cli/simulated_sync.h"
+#include "src/cli/offline_context.h"
 #include "src/cli/verbs.h"
 
 namespace kproxy::cli {
@@ -261,6 +261,7 @@ int runTrace(const TraceOptions& options, std::string& out, std::string& err) {
     if (!options.from.empty()) errors.push_back("--from: only with -f");
     if (!options.config_path.empty()) errors.push_back("--config: only with -f");
     if (!options.hostname_override.empty()) errors.push_back("--hostname-override: only with -f");
+    if (!options.proxy_mode.empty()) errors.push_back("--proxy-mode: only with -f");
   }
   iptables::TracePacket packet;
   auto parseAddress = [&](const std::string& flag, const std::string& text, IpAddress* ip) {
@@ -305,9 +306,8 @@ int runTrace(const TraceOptions& options, std::string& out, std::string& err) {
   }
   if (!errors.empty()) return fail();
 
-  // The state to trace, and the local addresses.
-  restore::RestoreText state;
-  std::vector<IpAddress> local;
+  // The state to trace: the rules given, or what the offline syncs left.
+  std::unique_ptr<tracing::Tracer> tracer;
   if (from_rules) {
     auto bytes = readInput(options.rules_path);
     if (!bytes.ok()) {
@@ -324,7 +324,7 @@ int runTrace(const TraceOptions& options, std::string& out, std::string& err) {
       errors.push_back("--rules " + name + ": no nat or filter table (expected iptables-save or iptables-restore text)");
       return fail();
     }
-    state = std::move(*parsed);
+    std::vector<IpAddress> local;
     if (!options.node_facts_path.empty()) {
       auto facts = loadNodeFacts(options.node_facts_path, nullptr);
       if (!facts.ok()) {
@@ -335,39 +335,32 @@ int runTrace(const TraceOptions& options, std::string& out, std::string& err) {
     } else {
       local = hostAddresses();
     }
+    auto compiled = iptables::PacketTracer::create(*parsed, local);
+    if (!compiled.ok()) {
+      errors.push_back("--rules: " + compiled.error().message);
+      return fail();
+    }
+    tracer = std::make_unique<iptables::PacketTracer>(std::move(*compiled));
   } else {
     RenderOptions render{.files = options.files,
                          .config_path = options.config_path,
                          .node_facts_path = options.node_facts_path,
                          .hostname_override = options.hostname_override,
-                         .proxy_mode = "",
+                         .proxy_mode = options.proxy_mode,
                          .ip_family = family,
                          .from = options.from,
                          .full_sync = false};
-    std::string problem;
-    auto simulated = simulateSyncs(render, err, [&](const iptables::IptablesPlan& plan) {
-      // Each sync is one iptables-restore --noflush on top of what the earlier ones left.
-      auto payload = restore::parseRestoreText(plan.payload());
-      if (!payload.ok()) {
-        if (problem.empty()) problem = "internal: the planned payload does not parse: " + payload.error().message;
-        return;
-      }
-      iptables::restoreNoFlush(state, *payload);
-    });
-    if (!simulated) return 2;
-    if (!problem.empty()) {
-      errors.push_back(problem);
+    auto synced = runOfflineSyncs(render, /*for_trace=*/true, err);
+    if (!synced) return 2;
+    auto offline = synced->proxier->tracer(factAddresses(synced->node_facts));
+    if (!offline.ok()) {
+      errors.push_back(offline.error().message);
       return fail();
     }
-    local = factAddresses(simulated->node_facts);
-  }
-
-  auto tracer = iptables::PacketTracer::create(state, local);
-  if (!tracer.ok()) {
-    errors.push_back((from_rules ? "--rules: " : "") + tracer.error().message);
-    return fail();
+    tracer = std::move(*offline);
   }
   const TraceResult result = tracer->trace(packet);
+
   out = options.output == "json" ? formatJson(result) : formatText(packet, result);
   return 0;
 }
@@ -379,6 +372,7 @@ Verb addTraceVerb(CLI::App& app) {
       ->allow_extra_args(false);
   cmd->add_option("--config", options->config_path, "KubeProxyConfiguration file (with -f)");
   cmd->add_option("--hostname-override", options->hostname_override, "This node's name (with -f)");
+  cmd->add_option("--proxy-mode", options->proxy_mode, "iptables (with -f; overrides the config file)");
   cmd->add_option("--ip-family", options->ip_family, "ipv4 or ipv6 (default: the family of --dst)");
   cmd->add_option("--from", options->from, "Earlier complete cluster states, synced in order before -f")
       ->allow_extra_args(false);

@@ -23,6 +23,7 @@ struct TraceOptions {
   std::string config_path;         // --config
   std::string node_facts_path;     // --node-facts
   std::string hostname_override;   // --hostname-override
+  std::string proxy_mode;          // --proxy-mode (overrides the config file)
   std::string ip_family;           // --ip-family ipv4|ipv6; "" = the family of --dst
   std::vector<std::string> from;   // --from
   std::string rules_path;          // --rules ("-" = stdin)

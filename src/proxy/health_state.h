@@ -14,6 +14,7 @@
 #include <string>
 
 #include "src/api/objects.h"
+#include "src/server/healthz_server.h"
 #include "src/util/clock.h"
 #include "src/util/ip.h"
 
@@ -22,7 +23,7 @@ namespace kproxy::proxy {
 // upstream ToBeDeletedTaint (cluster autoscaler).
 inline constexpr char kToBeDeletedTaint[] = "ToBeDeletedByClusterAutoscaler";
 
-class ProxyHealthState {
+class ProxyHealthState final : public server::HealthSource {
  public:
   ProxyHealthState(const Clock& clock, std::chrono::nanoseconds health_timeout);
 
@@ -38,14 +39,9 @@ class ProxyHealthState {
   // The proxy's own health, ignoring the node (what service health checks report).
   bool isHealthy() const;
 
-  // What /healthz and /livez are built from, times in Go's time.Time.String() format.
-  struct Check {
-    bool healthy = true;        // proxy health only
-    bool node_eligible = true;
-    std::string last_updated;   // of the late family, else the latest update (Go zero time if none)
-    std::string current_time;
-  };
-  Check check() const;
+  // What /healthz and /livez are built from (server::HealthSource).
+  using Check = server::HealthzCheck;
+  Check check() const override;
 
   std::chrono::nanoseconds healthTimeout() const { return health_timeout_; }
 

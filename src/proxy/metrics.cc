@@ -351,7 +351,7 @@ double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double
 
 }  // namespace
 
-ProxyMetrics::ProxyMetrics(MetricsRegistry& registry, std::string_view mode)
+ProxyMetrics::ProxyMetrics(MetricsRegistry& registry, const MetricsProfile& profile)
     : sync_proxy_rules_duration(registry.histogram("kubeproxy_sync_proxy_rules_duration_seconds",
                                                    alpha("SyncProxyRules latency in seconds"), syncBuckets(),
                                                    {"ip_family"})),
@@ -387,17 +387,21 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry& registry, std::string_view mode)
           registry.counter("kubeproxy_conntrack_reconciler_deleted_entries_total",
                            alpha("Cumulative conntrack flows deleted by conntrack reconciler"), {"ip_family"})),
       registry_(registry),
-      mode_(mode) {
-  if (mode == "iptables") {
+      profile_(profile) {
+  if (profile.sync_duration_by_kind) {
     sync_full_proxy_rules_duration =
         &registry.histogram("kubeproxy_sync_full_proxy_rules_duration_seconds",
                             alpha("SyncProxyRules latency in seconds for full resyncs"), syncBuckets(), {"ip_family"});
     sync_partial_proxy_rules_duration = &registry.histogram(
         "kubeproxy_sync_partial_proxy_rules_duration_seconds",
         alpha("SyncProxyRules latency in seconds for partial resyncs"), syncBuckets(), {"ip_family"});
+  }
+  if (profile.iptables_partial_restore_failures) {
     iptables_partial_restore_failures =
         &registry.counter("kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total",
                           alpha("Cumulative proxy iptables partial restore failures"), {"ip_family"});
+  }
+  if (profile.iptables_rule_counts) {
     iptables_rules_total = &registry.gauge("kubeproxy_sync_proxy_rules_iptables_total",
                                            alpha("Total number of iptables rules owned by kube-proxy"),
                                            {"ip_family", "table"});
@@ -405,11 +409,11 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry& registry, std::string_view mode)
                                           alpha("Number of iptables rules written by kube-proxy in last sync"),
                                           {"ip_family", "table"});
   }
-  if (mode == "iptables" || mode == "ipvs") {
+  if (profile.iptables_restore_failures) {
     iptables_restore_failures = &registry.counter("kubeproxy_sync_proxy_rules_iptables_restore_failures_total",
                                                   alpha("Cumulative proxy iptables restore failures"), {"ip_family"});
   }
-  if (mode == "nftables") {
+  if (profile.nftables_failures) {
     nftables_sync_failures = &registry.counter("kubeproxy_sync_proxy_rules_nftables_sync_failures_total",
                                                alpha("Cumulative proxy nftables sync failures"), {"ip_family"});
     nftables_cleanup_failures = &registry.counter("kubeproxy_sync_proxy_rules_nftables_cleanup_failures_total",
@@ -418,7 +422,7 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry& registry, std::string_view mode)
 }
 
 void ProxyMetrics::registerNfacctCollectors(NfacctReader reader) {
-  if (mode_ != "iptables" || !reader) return;
+  if (!profile_.nfacct_counters || !reader) return;
   // upstream: one collector per nfacct counter; a failed read publishes nothing.
   struct Counter {
     const char* metric;
@@ -453,10 +457,10 @@ void ProxyMetrics::syncSucceeded(IpFamily family, const SyncReport& report, cons
     m->observe({fam}, took);
   }
   if (iptables_rules_total != nullptr) {
-    iptables_rules_total->set({fam, "filter"}, static_cast<double>(report.filter_rules));
-    iptables_rules_last->set({fam, "filter"}, static_cast<double>(report.filter_rules));
-    iptables_rules_total->set({fam, "nat"}, static_cast<double>(report.nat_rules_total));
-    iptables_rules_last->set({fam, "nat"}, static_cast<double>(report.nat_rules_last));
+    for (const TableRuleCount& t : report.rule_counts) {
+      iptables_rules_total->set({fam, t.table}, static_cast<double>(t.total));
+      iptables_rules_last->set({fam, t.table}, static_cast<double>(t.last));
+    }
   }
   for (const auto& [service, times] : changes.endpoints.last_change_trigger_times) {
     for (WallTime t : times) network_programming_duration.observe({fam}, seconds(now - t));

@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "src/proxy/proxier.h"
+#include "src/server/healthz_server.h"
+#include "src/server/metrics_server.h"
 #include "src/tracker/snapshot.h"
 #include "src/util/clock.h"
 #include "src/util/ip.h"
@@ -85,7 +87,7 @@ struct CollectedSample {
   double value = 0;
 };
 
-class MetricsRegistry {
+class MetricsRegistry final : public server::MetricsExposition {
  public:
   // Registers a family; registering the same name twice returns the first one. Unlabeled
   // counters and gauges are exposed from the start with value 0 (as client_golang does).
@@ -101,7 +103,7 @@ class MetricsRegistry {
   MetricFamily* find(std::string_view name) const;
 
   // The whole registry in Prometheus text format, families sorted by name.
-  std::string expose() const;
+  std::string expose() const override;
 
  private:
   struct Collector {
@@ -117,12 +119,22 @@ class MetricsRegistry {
   std::map<std::string, Collector, std::less<>> collectors_;
 };
 
+// Which of upstream's mode-specific metric families a proxy mode registers (upstream
+// RegisterMetrics(mode)); each mode's entry in modes/registry supplies its profile.
+struct MetricsProfile {
+  bool sync_duration_by_kind = false;  // kubeproxy_sync_{full,partial}_proxy_rules_duration_seconds
+  bool iptables_restore_failures = false;
+  bool iptables_partial_restore_failures = false;
+  bool iptables_rule_counts = false;   // kubeproxy_sync_proxy_rules_iptables_{total,last}
+  bool nfacct_counters = false;        // kubeproxy_iptables_*_packets_total
+  bool nftables_failures = false;      // kubeproxy_sync_proxy_rules_nftables_{sync,cleanup}_failures_total
+};
+
 // kube-proxy's metrics, registered for one proxy mode as upstream's RegisterMetrics(mode) does;
 // the mode-specific pointers are null when the mode does not register them.
-class ProxyMetrics {
+class ProxyMetrics final : public server::HealthzAnswerCounter {
  public:
-  // `mode`: "iptables", "ipvs" or "nftables".
-  ProxyMetrics(MetricsRegistry& registry, std::string_view mode);
+  ProxyMetrics(MetricsRegistry& registry, const MetricsProfile& profile);
 
   // The nfacct counters behind kubeproxy_iptables_{ct_state_invalid_dropped,
   // localhost_nodeports_accepted}_packets_total (iptables mode): `packets(name)` returns the
@@ -142,8 +154,8 @@ class ProxyMetrics {
   void endpointSliceChange(bool change_pending);
   void changesCheckedOut();
   // /healthz and /livez answers.
-  void healthzAnswered(int code);
-  void livezAnswered(int code);
+  void healthzAnswered(int code) override;
+  void livezAnswered(int code) override;
 
   MetricFamily& sync_proxy_rules_duration;
   MetricFamily& sync_proxy_rules_last_timestamp;
@@ -171,7 +183,7 @@ class ProxyMetrics {
 
  private:
   MetricsRegistry& registry_;
-  std::string mode_;
+  MetricsProfile profile_;
 };
 
 // Cheap process metrics (process_start_time_seconds, process_cpu_seconds_total,

@@ -17,13 +17,13 @@ HttpResponse notFound() {
   return r;
 }
 
-HealthzServer::HealthzServer(const proxy::ProxyHealthState& state, proxy::ProxyMetrics* metrics)
+HealthzServer::HealthzServer(const HealthSource& state, HealthzAnswerCounter* metrics)
     : state_(state), metrics_(metrics) {}
 
 HttpResponse HealthzServer::handle(const HttpRequest& request) const {
   const bool healthz = request.path == "/healthz";
   if (!healthz && request.path != "/livez") return notFound();
-  const proxy::ProxyHealthState::Check c = state_.check();
+  const HealthzCheck c = state_.check();
   // upstream: /healthz also needs the node to be eligible; when healthy, lastUpdated is reported
   // as the current time (the old "last loop run" semantics).
   const bool ok = c.healthy && (!healthz || c.node_eligible);

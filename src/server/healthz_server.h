@@ -6,16 +6,35 @@
 #include <memory>
 #include <string>
 
-#include "src/proxy/health_state.h"
-#include "src/proxy/metrics.h"
 #include "src/server/http_server.h"
 
 namespace kproxy::server {
 
+// What /healthz and /livez are built from (the proxy's health bookkeeping implements it; the
+// server never sees the proxy), times in Go's time.Time.String() format.
+struct HealthzCheck {
+  bool healthy = true;        // proxy health only
+  bool node_eligible = true;
+  std::string last_updated;   // of the late family, else the latest update (Go zero time if none)
+  std::string current_time;
+};
+class HealthSource {
+ public:
+  virtual ~HealthSource() = default;
+  virtual HealthzCheck check() const = 0;
+};
+// Counts the answers (kubeproxy_proxy_{healthz,livez}_total).
+class HealthzAnswerCounter {
+ public:
+  virtual ~HealthzAnswerCounter() = default;
+  virtual void healthzAnswered(int code) = 0;
+  virtual void livezAnswered(int code) = 0;
+};
+
 class HealthzServer {
  public:
-  // `metrics` (may be null) counts the answers in kubeproxy_proxy_{healthz,livez}_total.
-  HealthzServer(const proxy::ProxyHealthState& state, proxy::ProxyMetrics* metrics);
+  // `counter` may be null.
+  HealthzServer(const HealthSource& state, HealthzAnswerCounter* counter);
 
   // The answer to one request; every other path is Go's "404 page not found".
   HttpResponse handle(const HttpRequest& request) const;
@@ -26,8 +45,8 @@ class HealthzServer {
   int port() const { return server_ ? server_->port() : 0; }
 
  private:
-  const proxy::ProxyHealthState& state_;
-  proxy::ProxyMetrics* metrics_;
+  const HealthSource& state_;
+  HealthzAnswerCounter* metrics_;
   std::unique_ptr<RetryingHttpServer> server_;
 };
 

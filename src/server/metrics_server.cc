@@ -4,7 +4,7 @@
 
 namespace kproxy::server {
 
-MetricsServer::MetricsServer(const proxy::MetricsRegistry& registry, std::string proxy_mode,
+MetricsServer::MetricsServer(const MetricsExposition& registry, std::string proxy_mode,
                              std::function<std::string()> configz)
     : registry_(registry), proxy_mode_(std::move(proxy_mode)), configz_(std::move(configz)) {}
 

@@ -8,15 +8,21 @@
 #include <memory>
 #include <string>
 
-#include "src/proxy/metrics.h"
 #include "src/server/http_server.h"
 
 namespace kproxy::server {
 
+// The Prometheus text exposition of every metric (the proxy's registry implements it).
+class MetricsExposition {
+ public:
+  virtual ~MetricsExposition() = default;
+  virtual std::string expose() const = 0;
+};
+
 class MetricsServer {
  public:
   // `configz` returns the JSON body of /configz ("" leaves the path out).
-  MetricsServer(const proxy::MetricsRegistry& registry, std::string proxy_mode,
+  MetricsServer(const MetricsExposition& registry, std::string proxy_mode,
                 std::function<std::string()> configz = {});
 
   HttpResponse handle(const HttpRequest& request) const;
@@ -26,7 +32,7 @@ class MetricsServer {
   int port() const { return server_ ? server_->port() : 0; }
 
  private:
-  const proxy::MetricsRegistry& registry_;
+  const MetricsExposition& registry_;
   std::string proxy_mode_;
   std::function<std::string()> configz_;
   std::unique_ptr<RetryingHttpServer> server_;

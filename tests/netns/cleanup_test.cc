@@ -60,7 +60,7 @@ class CleanupTest : public ::testing::TestWithParam<const char*> {
 
 TEST_P(CleanupTest, RemovesEverythingASyncCreated) {
   std::string err;
-  ASSERT_EQ(runSync({.files = {kCluster}, .config_path = kConfig, .ip_family = "ipv4"}, err), 0) << err;
+  ASSERT_EQ(runSync({.live = {.files = {kCluster}, .config_path = kConfig, .ip_family = "ipv4"}}, err), 0) << err;
   ASSERT_FALSE(kubeLeftovers(save()).empty()) << "the sync programmed nothing";
   err.clear();
   EXPECT_EQ(runCleanup(err), 0) << err;

@@ -32,7 +32,7 @@ class DiffTest : public ::testing::Test {
     KPROXY_ENTER_FRESH_NETNS();
     ASSERT_TRUE(runProcess({"ip", "link", "set", "lo", "up"}).ok());
     std::string err;
-    ASSERT_EQ(runSync({.files = {kCluster}, .config_path = kConfig, .ip_family = "ipv4"}, err), 0) << err;
+    ASSERT_EQ(runSync({.live = {.files = {kCluster}, .config_path = kConfig, .ip_family = "ipv4"}}, err), 0) << err;
   }
   int diff(std::string& out) {
     std::string err;

@@ -151,7 +151,7 @@ TEST(ChunkedFullSync, LaterChunkFailureLeavesThePreviousRulesWorking) {
     auto [snapshot, changes] = tracker.checkout();
     auto first = proxier.sync(*snapshot, changes);
     ASSERT_TRUE(first.ok()) << first.error().message;
-    ASSERT_GT(first->restores, 3u) << "the first sync is chunked too";
+    ASSERT_GT(first->kernel_transactions, 3u) << "the first sync is chunked too";
   }
   auto before = real->save(IpFamily::kIPv4, "nat");
   ASSERT_TRUE(before.ok()) << before.error().message;

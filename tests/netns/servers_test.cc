@@ -176,7 +176,7 @@ TEST(ServersNetnsTest, HealthzTransitionsOverHttp) {
   testing::FakeClock clock;
   proxy::ProxyHealthState health(clock, 60s);
   proxy::MetricsRegistry registry;
-  proxy::ProxyMetrics metrics(registry, "iptables");
+  proxy::ProxyMetrics metrics(registry, {});
   server::HealthzServer healthz(health, &metrics);
   healthz.start({.address = "0.0.0.0:10256"});
 
@@ -211,7 +211,7 @@ TEST(ServersNetnsTest, MetricsScrapeParsesAsPrometheusText) {
   KPROXY_ENTER_FRESH_NETNS();
   bringUpLoopback();
   proxy::MetricsRegistry registry;
-  proxy::ProxyMetrics metrics(registry, "iptables");
+  proxy::ProxyMetrics metrics(registry, {});
   proxy::registerProcessMetrics(registry, "v1.33.0");
   metrics.syncSucceeded(IpFamily::kIPv4, proxy::SyncReport{.full_sync = true, .duration = 5ms}, {},
                         std::chrono::system_clock::now());

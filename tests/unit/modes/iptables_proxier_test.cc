@@ -170,7 +170,7 @@ TEST_F(IptablesProxierTest, ChunkedFullSyncReachesTheSameState) {
   ASSERT_TRUE(one.sync(*snapshot, changes).ok());
   auto report = many.sync(*snapshot, changes);
   ASSERT_TRUE(report.ok()) << report.error().message;
-  EXPECT_GT(report->restores, 10u);
+  EXPECT_GT(report->kernel_transactions, 10u);
   EXPECT_TRUE(sameState(chunked.dump(), single.dump()));
 
   // Later many services come and one goes, in one full sync: new chains go in chunks, then the
@@ -190,9 +190,22 @@ TEST_F(IptablesProxierTest, ChunkedFullSyncReachesTheSameState) {
 
 TEST_F(IptablesProxierTest, CanaryChains) {
   IptablesProxier proxier({.iptables = iptables_, .clock = clock_}, settings());
-  EXPECT_FALSE(*proxier.canariesPresent());
-  ASSERT_TRUE(proxier.ensureCanaries().ok());
-  EXPECT_TRUE(*proxier.canariesPresent());
+  EXPECT_FALSE(*proxier.dataplaneIntact());
+  ASSERT_TRUE(proxier.setUpNode().ok());
+  EXPECT_TRUE(*proxier.dataplaneIntact());
+}
+
+// The monitor found the canaries gone (someone flushed the tables): the full sync it forces
+// puts them back along with the rules.
+TEST_F(IptablesProxierTest, FullSyncRecreatesCanaries) {
+  IptablesProxier proxier({.iptables = iptables_, .clock = clock_}, settings());
+  auto [snapshot, changes] = tracker_.checkout();
+  EXPECT_TRUE(proxier.nextSyncIsFull(changes));
+  ASSERT_TRUE(proxier.sync(*snapshot, changes).ok());
+  EXPECT_TRUE(*proxier.dataplaneIntact());
+  EXPECT_FALSE(proxier.nextSyncIsFull(changes));
+  proxier.requestFullSync();
+  EXPECT_TRUE(proxier.nextSyncIsFull(changes));
 }
 
 }  // namespace

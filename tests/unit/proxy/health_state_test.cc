@@ -89,7 +89,7 @@ TEST_F(HealthStateTest, TransitionsPerFamily) {
 
 TEST_F(HealthStateTest, HealthzAndLivezAnswers) {
   MetricsRegistry registry;
-  ProxyMetrics metrics(registry, "iptables");
+  ProxyMetrics metrics(registry, {});
   server::HealthzServer healthz(state, &metrics);
   const ProxyHealthState::Check now0 = state.check();
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "src/proxy/metrics.h"
 #include "src/server/http_server.h"
 #include "tests/unit/proxy/prometheus_text_parser.h"
 
@@ -22,7 +23,7 @@ HttpResponse get(const MetricsServer& s, const std::string& path,
 
 TEST(MetricsServerTest, Paths) {
   proxy::MetricsRegistry registry;
-  proxy::ProxyMetrics metrics(registry, "iptables");
+  proxy::ProxyMetrics metrics(registry, {});
   metrics.serviceChange(1);
   MetricsServer server(registry, "iptables", [] { return std::string("{\"kubeproxy.config.k8s.io\":{}}"); });
 

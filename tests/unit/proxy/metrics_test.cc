@@ -109,7 +109,12 @@ TEST(MetricsTest, CollectorsRunAtScrapeTimeAndVanishOnFailure) {
 // upstream RegisterMetrics(iptables): names, [ALPHA] help, types, labels and buckets.
 TEST(MetricsTest, KubeProxyMetricsForIptablesMode) {
   MetricsRegistry r;
-  ProxyMetrics m(r, "iptables");
+  // upstream RegisterMetrics(iptables), as modes/registry gives it (tests/unit/modes/registry_test.cc).
+  ProxyMetrics m(r, {.sync_duration_by_kind = true,
+                     .iptables_restore_failures = true,
+                     .iptables_partial_restore_failures = true,
+                     .iptables_rule_counts = true,
+                     .nfacct_counters = true});
   m.registerNfacctCollectors([](std::string_view counter) -> std::optional<uint64_t> {
     if (counter == "ct_state_invalid_dropped_pkts") return 17;
     return std::nullopt;  // unreadable: not published
@@ -117,9 +122,7 @@ TEST(MetricsTest, KubeProxyMetricsForIptablesMode) {
   m.syncQueued(IpFamily::kIPv4, WallTime(std::chrono::seconds(1700000000)));
   SyncReport report{.full_sync = true,
                     .duration = std::chrono::milliseconds(3),
-                    .filter_rules = 5,
-                    .nat_rules_total = 20,
-                    .nat_rules_last = 12,
+                    .rule_counts = {{.table = "filter", .total = 5, .last = 5}, {.table = "nat", .total = 20, .last = 12}},
                     .no_local_endpoints_internal = 1,
                     .no_local_endpoints_external = 2,
                     .conntrack_reconciled = true,
@@ -131,7 +134,7 @@ TEST(MetricsTest, KubeProxyMetricsForIptablesMode) {
                                                                  now - std::chrono::seconds(70)};
   m.syncSucceeded(IpFamily::kIPv4, report, changes, now);
   report.full_sync = false;
-  report.nat_rules_last = 3;
+  report.rule_counts[1].last = 3;
   m.syncSucceeded(IpFamily::kIPv4, report, {}, now);
   m.syncFailed(IpFamily::kIPv6, /*partial=*/true, std::chrono::milliseconds(40));
   m.syncFailed(IpFamily::kIPv6, /*partial=*/false, std::chrono::milliseconds(40));
@@ -242,15 +245,15 @@ TEST(MetricsTest, KubeProxyMetricsForIptablesMode) {
   EXPECT_EQ(m.endpoint_changes_pending.value(), 0);
 }
 
-TEST(MetricsTest, ModeSpecificRegistration) {
-  MetricsRegistry ipvs_registry;
-  ProxyMetrics ipvs(ipvs_registry, "ipvs");
-  EXPECT_NE(ipvs.iptables_restore_failures, nullptr);
-  EXPECT_EQ(ipvs.iptables_partial_restore_failures, nullptr);
-  EXPECT_EQ(ipvs.sync_full_proxy_rules_duration, nullptr);
-  EXPECT_EQ(ipvs_registry.find("kubeproxy_sync_proxy_rules_iptables_total"), nullptr);
+TEST(MetricsTest, ProfileSelectsModeSpecificFamilies) {
+  MetricsRegistry restore_only_registry;
+  ProxyMetrics restore_only(restore_only_registry, {.iptables_restore_failures = true});
+  EXPECT_NE(restore_only.iptables_restore_failures, nullptr);
+  EXPECT_EQ(restore_only.iptables_partial_restore_failures, nullptr);
+  EXPECT_EQ(restore_only.sync_full_proxy_rules_duration, nullptr);
+  EXPECT_EQ(restore_only_registry.find("kubeproxy_sync_proxy_rules_iptables_total"), nullptr);
   MetricsRegistry nft_registry;
-  ProxyMetrics nft(nft_registry, "nftables");
+  ProxyMetrics nft(nft_registry, {.nftables_failures = true});
   EXPECT_EQ(nft.iptables_restore_failures, nullptr);
   EXPECT_NE(nft.nftables_sync_failures, nullptr);
   nft.syncFailed(IpFamily::kIPv4, false, std::chrono::milliseconds(1));

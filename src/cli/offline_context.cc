@@ -1,16 +1,12 @@
-#include "src/cli/simulated_sync.h"
+#include "src/cli/offline_context.h"
 
-#include "src/cli/tracker_feed.h"
+#include <fmt/format.h>
 
 #include <chrono>
-#include <fmt/format.h>
-#include <map>
-#include <set>
 
-#include "modes/iptables/planner.h"
 #include "src/cli/cluster_input.h"
+#include "src/cli/tracker_feed.h"
 #include "src/config/proxier_settings.h"
-#include "src/tracker/snapshot.h"
 
 namespace kproxy::cli {
 
@@ -20,18 +16,18 @@ void feedClusterState(tracker::ProxyStateTracker& tracker, const api::ClusterSta
   watch::emitDifference(previous, current, feed, tracker.nodeName());
 }
 
-std::optional<SimulatedSyncs> simulateSyncs(const RenderOptions& options, std::string& err, const PlanObserver& each_plan) {
+std::optional<OfflineSyncs> runOfflineSyncs(const RenderOptions& options, bool for_trace, std::string& err) {
   std::vector<std::string> errors;
-  auto fail = [&]() -> std::optional<SimulatedSyncs> {
+  auto fail = [&]() -> std::optional<OfflineSyncs> {
     for (const auto& e : errors) err += "error: " + e + "\n";
     return std::nullopt;
   };
 
-  IpFamily family;
+  OfflineSyncs out;
   if (options.ip_family == "ipv4") {
-    family = IpFamily::kIPv4;
+    out.family = IpFamily::kIPv4;
   } else if (options.ip_family == "ipv6") {
-    family = IpFamily::kIPv6;
+    out.family = IpFamily::kIPv6;
   } else {
     errors.push_back("--ip-family: \"" + options.ip_family + "\" is not ipv4 or ipv6");
     return fail();
@@ -42,15 +38,12 @@ std::optional<SimulatedSyncs> simulateSyncs(const RenderOptions& options, std::s
   config::KubeProxyConfiguration cfg = loaded->config;
   for (const auto& w : loaded->warnings) err += "warning: " + w + "\n";
   if (!options.proxy_mode.empty()) cfg.mode = options.proxy_mode;
-  const std::string mode = cfg.effectiveMode();
-  if (mode != "iptables") {
-    if (mode == "ipvs" || mode == "nftables") {
-      errors.push_back("--proxy-mode: rendering " + mode + " mode is not implemented yet (only iptables)");
-    } else {
-      errors.push_back("--proxy-mode: \"" + mode + "\" is not one of iptables, ipvs, nftables");
-    }
+  auto mode = modes::findMode(cfg.effectiveMode());
+  if (!mode.ok()) {
+    errors.push_back((options.proxy_mode.empty() ? "mode: " : "--proxy-mode: ") + mode.error().message);
     return fail();
   }
+  out.mode = *mode;
 
   auto node_name = resolveNodeName(options.hostname_override, cfg);
   if (!node_name.ok()) {
@@ -78,24 +71,23 @@ std::optional<SimulatedSyncs> simulateSyncs(const RenderOptions& options, std::s
     errors.push_back(facts.error().message);
     return fail();
   }
-  auto settings = config::buildProxierSettings(cfg, family, *node_name, startup_node, *facts);
+  auto settings = config::buildProxierSettings(cfg, out.family, *node_name, startup_node, *facts);
   if (!settings.ok()) {
     errors.push_back(settings.error().message);
     return fail();
   }
+  auto proxier = out.mode->build_offline(cfg, settings->settings, for_trace);
+  if (!proxier.ok()) {
+    errors.push_back(proxier.error().message);
+    return fail();
+  }
+  out.proxier = std::move(*proxier);
 
-  tracker::ProxyStateTracker tracker({.family = family,
+  tracker::ProxyStateTracker tracker({.family = out.family,
                                       .node_name = *node_name,
                                       .node_hints_enabled = settings->settings.prefer_same_node});
   api::ClusterState empty;
   const api::ClusterState* previous = &empty;
-  iptables::ChainNameSet kernel_nat_chains;  // the per-service chains the emulated kernel holds
-  std::optional<iptables::SteadyTime> last_cleanup;
-  // Render assumes each earlier state was synced long enough before the next that neither the
-  // large-cluster cleanup throttle nor the hourly full sync is in the way.
-  iptables::SteadyTime now{};
-  const auto step = settings->settings.sync_period + std::chrono::seconds(1);
-  iptables::IptablesPlan plan;
   for (size_t i = 0; i < states.size(); ++i) {
     const auto track_start = TimingClock::now();
     feedClusterState(tracker, *previous, states[i]);
@@ -105,28 +97,17 @@ std::optional<SimulatedSyncs> simulateSyncs(const RenderOptions& options, std::s
     const bool last = i + 1 == states.size();
     // upstream: the first sync is full, and so is every sync after this node's labels changed.
     const bool full = i == 0 || changes.node_labels_changed || (last && options.full_sync);
-    now += step;
-    iptables::PlanInput input{.snapshot = snapshot.get(),
-                              .settings = &settings->settings,
-                              .full_sync = full,
-                              .changes = &changes,
-                              .existing_nat_chains = &kernel_nat_chains,
-                              .now = now,
-                              .last_stale_cleanup = last_cleanup};
     const auto render_start = TimingClock::now();
-    plan = iptables::planIptables(input);
+    out.proxier->sync(*snapshot, changes, full);
     render_ms += msSince(render_start);
-    if (plan.stale_chains_checked) last_cleanup = now;
-    // The emulated kernel's chains only matter to a later step (40k set inserts at 10k services).
-    if (!last) kernel_nat_chains = iptables::natChainsAfter(kernel_nat_chains, plan);
-    if (each_plan) each_plan(plan);
   }
   for (const auto& w : settings->warnings) err += "warning: " + w + "\n";
   if (options.timings) {
     err += fmt::format("timings: parse {:.1f} ms, track {:.1f} ms, render {:.1f} ms ({} bytes)\n", parse_ms, track_ms,
-                       render_ms, plan.payloadSize());
+                       render_ms, out.proxier->renderedSize());
   }
-  return SimulatedSyncs{.family = family, .node_facts = std::move(*facts), .plan = std::move(plan)};
+  out.node_facts = std::move(*facts);
+  return out;
 }
 
 }  // namespace kproxy::cli

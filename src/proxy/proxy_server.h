@@ -1,12 +1,15 @@
-// ProxyServer: the daemon's core for iptables mode (upstream's ProxyServer with its meta proxier):
-// per IP family a change tracker, a proxier and a sync runner; object events come in through
-// sink(); syncs wait until Services and EndpointSlices have been listed once; a canary monitor
-// forces a full sync when someone flushes our tables.
+// ProxyServer: the daemon's core, the same for every mode (upstream's ProxyServer with its meta
+// proxier): per IP family a change tracker, a sync runner, a Proxier and an optional conntrack
+// reconciler. Object events come in through the watch::ObjectEventSink interface; syncs wait
+// until Services and EndpointSlices have been listed once; a maintenance thread checks each
+// proxier's dataplane (forcing a full sync when it is gone) and runs its housekeeping. What the
+// daemon's servers need (health, metrics) goes out through ProxyServerObserver.
+//
+// It knows no mode: modes/registry builds the proxiers and says which sync periods apply.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
-#include <functional>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,35 +18,46 @@
 #include <thread>
 #include <vector>
 
-#include "modes/iptables/proxier.h"
-#include "src/cli/tracker_feed.h"
+#include "netlink/conntrack.h"
+#include "src/proxy/conntrack_reconciler.h"
+#include "src/proxy/proxier.h"
 #include "src/proxy/sync_runner.h"
+#include "src/tracker/snapshot.h"
+#include "src/watch/object_events.h"
 
-namespace kproxy::cli {
+namespace kproxy::proxy {
 
+// One IP family's pipeline. Build it with tracker, proxier and (optionally) the conntrack client;
+// the server fills in the rest.
 struct FamilyProxy {
-  IpFamily family;
+  IpFamily family = IpFamily::kIPv4;
   std::unique_ptr<tracker::ProxyStateTracker> tracker;
-  std::unique_ptr<iptables::IptablesProxier> proxier;
-  std::unique_ptr<proxy::SyncRunner> runner;
+  std::unique_ptr<Proxier> proxier;
+  // Null: stale UDP flows are not cleared (no conntrack support).
+  std::unique_ptr<netlink::ConntrackClient> conntrack_client;
+  std::unique_ptr<ConntrackReconciler> conntrack;
+
+  // ----- The server's own state. -----
+  std::unique_ptr<SyncRunner> runner;
   std::mutex tracker_mu;                    // tracker: event thread vs sync thread
-  std::atomic<bool> force_full{false};      // set by the canary monitor
+  std::mutex proxier_mu;                    // proxier: sync thread vs maintenance thread
+  std::atomic<bool> force_full{false};      // set by the maintenance thread
   std::atomic<int> syncs{0}, failures{0};
   // Guarded by tracker_mu: Services whose changes are pending (kubeproxy_sync_proxy_rules_service_changes_pending).
   std::set<api::NamespacedName> pending_services;
-  // Runner thread only: what makes the next sync full, mirrored from the proxier for the
-  // partial-restore-failure metric.
-  bool next_sync_full = true;
-  std::optional<SteadyTime> last_full_sync;
+  // Sync thread only: a failed sync consumed a UDP endpoint change, so the next successful one
+  // reconciles conntrack even if its own changes do not ask for it.
+  bool conntrack_owed = false;
+  // Maintenance thread only.
+  std::optional<SteadyTime> next_canary_check, next_housekeeping;
 };
 
 // One sync attempt, as the observer sees it.
 struct SyncOutcome {
   IpFamily family;
-  const Result<proxy::SyncReport>& result;
-  // Whether the attempt was (expected to be) a partial sync: known from the report on success;
-  // on failure ProxyServer's own bookkeeping of what makes a sync full (first sync, forced, after a
-  // failure, node labels changed, an hour since the last full one).
+  const Result<SyncReport>& result;
+  // Whether the attempt was a partial sync: from the report on success, from the proxier's
+  // answer before the attempt on failure.
   bool partial;
   std::chrono::nanoseconds duration;  // measured around the proxier's sync
   const tracker::ProxySnapshot& snapshot;
@@ -77,7 +91,11 @@ class ProxyServer final : public watch::ObjectEventSink {
  public:
   struct Options {
     std::chrono::nanoseconds min_sync_period{std::chrono::seconds(1)};
-    std::chrono::nanoseconds sync_period{std::chrono::seconds(30)};  // retry delay and canary interval
+    // The runner's max interval: a sync at least this often (upstream: 1 h for iptables and
+    // nftables, ipvs.syncPeriod for IPVS).
+    std::chrono::nanoseconds max_sync_period{std::chrono::hours(1)};
+    // Retry delay after a failed sync, and how often the dataplane check runs.
+    std::chrono::nanoseconds sync_period{std::chrono::seconds(30)};
     int burst = 2;
   };
   // `observer` (may be null) outlives the server.
@@ -91,21 +109,28 @@ class ProxyServer final : public watch::ObjectEventSink {
   void onNode(const watch::ObjectEvent<api::Node>& e) override;
   void onSynced(watch::ObjectKind kind) override;
 
-  // Starts the runner threads and the canary monitor.
+  // Each proxier's node setup (upstream NewProxier); the first error.
+  Status setUpNode();
+
+  // Starts the runner threads and the maintenance thread.
   void start();
   void stop();
 
   // Syncs every family now, in the calling thread (kproxy sync). Returns the first error.
   Status syncAllNow();
 
+  // One pass of the maintenance thread at `now` (tests drive it with a fake clock): dataplane
+  // checks and housekeeping that are due. Returns when the next pass is due.
+  SteadyTime maintain(SteadyTime now);
+
   const std::vector<std::unique_ptr<FamilyProxy>>& families() const { return families_; }
 
  private:
   void syncFamily(FamilyProxy& f);
-  Result<proxy::SyncReport> syncOnce(FamilyProxy& f);
+  Result<SyncReport> syncOnce(FamilyProxy& f);
   std::pair<tracker::ProxySnapshotPtr, tracker::UpdateResult> checkout(FamilyProxy& f);
   void requestSync(FamilyProxy& f, bool pending, bool initialized);
-  void canaryLoop(std::stop_token stop);
+  void maintenanceLoop(std::stop_token stop);
 
   std::vector<std::unique_ptr<FamilyProxy>> families_;
   Options options_;
@@ -115,4 +140,4 @@ class ProxyServer final : public watch::ObjectEventSink {
   std::vector<std::jthread> threads_;
 };
 
-}  // namespace kproxy::cli
+}  // namespace kproxy::proxy

@@ -1,20 +1,21 @@
-#include "src/cli/proxy_server.h"
+#include "src/proxy/proxy_server.h"
+
+#include <condition_variable>
 
 #include "src/util/heap.h"
 #include "src/util/log.h"
 
-namespace kproxy::cli {
+namespace kproxy::proxy {
 
 ProxyServer::ProxyServer(std::vector<std::unique_ptr<FamilyProxy>> families, Options options, const Clock& clock,
                          ProxyServerObserver* observer)
     : families_(std::move(families)), options_(options), clock_(clock), observer_(observer) {
   for (auto& f : families_) {
     FamilyProxy* family = f.get();
-    f->runner = std::make_unique<proxy::SyncRunner>(
-        proxy::SyncRunner::Options{.min_interval = options_.min_sync_period,
-                                   .max_interval = iptables::kFullSyncPeriod,
-                                   .burst = options_.burst},
-        clock_, [this, family] { syncFamily(*family); });
+    f->runner = std::make_unique<SyncRunner>(SyncRunner::Options{.min_interval = options_.min_sync_period,
+                                                                 .max_interval = options_.max_sync_period,
+                                                                 .burst = options_.burst},
+                                             clock_, [this, family] { syncFamily(*family); });
   }
 }
 
@@ -108,33 +109,33 @@ std::pair<tracker::ProxySnapshotPtr, tracker::UpdateResult> ProxyServer::checkou
   return out;
 }
 
-Result<proxy::SyncReport> ProxyServer::syncOnce(FamilyProxy& f) {
+Result<SyncReport> ProxyServer::syncOnce(FamilyProxy& f) {
   const SteadyTime start = clock_.now();
-  if (f.force_full.exchange(false)) {
-    f.proxier->requestFullSync();
-    f.next_sync_full = true;
-  }
+  std::lock_guard proxier_lock(f.proxier_mu);
+  if (f.force_full.exchange(false)) f.proxier->requestFullSync();
   auto [snapshot, changes] = checkout(f);
   log::info(4, "{} tracker checkout: {:.1f} ms", ipFamilyName(f.family),
             std::chrono::duration<double, std::milli>(clock_.now() - start).count());
-  // The proxier decides full vs partial; this mirrors its rule so that a failed attempt can be
-  // counted as a partial-restore failure (the error does not say which it was).
-  const bool expect_full = f.next_sync_full || changes.node_labels_changed || !f.last_full_sync ||
-                           start - *f.last_full_sync > iptables::kFullSyncPeriod;
+  const bool expect_full = f.proxier->nextSyncIsFull(changes);
   auto result = f.proxier->sync(*snapshot, changes);
   const std::chrono::nanoseconds took = clock_.now() - start;
-  bool partial = !expect_full;
-  if (result.ok()) {
-    partial = !result->full_sync;
-    if (result->full_sync) f.last_full_sync = start;
-    f.next_sync_full = false;
-  } else {
-    f.next_sync_full = true;
+  // upstream: each mode's syncProxyRules ends with the conntrack reconciler when a UDP service
+  // port's endpoints changed; here it runs once for every mode. Unlike upstream, a change seen by
+  // a failed attempt is not forgotten: the retry reconciles.
+  const bool reconcile = changes.endpoints.conntrack_cleanup_required || f.conntrack_owed;
+  if (!result.ok()) f.conntrack_owed = reconcile;
+  if (result.ok() && reconcile && f.conntrack != nullptr) {
+    f.conntrack_owed = false;
+    auto ct = f.conntrack->reconcile(*snapshot);
+    result->conntrack_reconciled = true;
+    result->conntrack_deleted = ct.deleted;
+    result->conntrack_duration = std::chrono::duration_cast<std::chrono::nanoseconds>(ct.duration);
+    if (ct.error) result->conntrack_error = ct.error->message;
   }
   if (observer_ != nullptr) {
     observer_->onSync(SyncOutcome{.family = f.family,
                                   .result = result,
-                                  .partial = partial,
+                                  .partial = result.ok() ? !result->full_sync : !expect_full,
                                   .duration = took,
                                   .snapshot = *snapshot,
                                   .changes = changes});
@@ -144,24 +145,33 @@ Result<proxy::SyncReport> ProxyServer::syncOnce(FamilyProxy& f) {
 
 void ProxyServer::syncFamily(FamilyProxy& f) {
   if (!(services_synced_ && slices_synced_)) {
-    log::info(2, "Not syncing {} rules until Services and EndpointSlices have been received", ipFamilyName(f.family));
+    log::info(2, "Not syncing {} {} rules until Services and EndpointSlices have been received",
+              ipFamilyName(f.family), f.proxier->mode());
     return;
   }
   auto result = syncOnce(f);
   ++f.syncs;
   if (!result.ok()) {
     ++f.failures;
-    log::error("{} sync failed, retrying in {}s: {}", ipFamilyName(f.family),
+    log::error("{} {} sync failed, retrying in {}s: {}", ipFamilyName(f.family), f.proxier->mode(),
                std::chrono::duration_cast<std::chrono::seconds>(options_.sync_period).count(), result.error().message);
     f.runner->retryAfter(options_.sync_period);
   } else {
-    log::info(2, "{} {} sync: {} bytes in {} restore(s), {} ms", ipFamilyName(f.family),
-              result->full_sync ? "full" : "partial", result->bytes_written, result->restores,
+    log::info(2, "{} {} {} sync: {} bytes in {} transaction(s), {} ms", ipFamilyName(f.family), f.proxier->mode(),
+              result->full_sync ? "full" : "partial", result->bytes_written, result->kernel_transactions,
               std::chrono::duration_cast<std::chrono::milliseconds>(result->duration).count());
     if (!result->conntrack_error.empty()) log::error("conntrack reconciliation: {}", result->conntrack_error);
-    // A full sync's payload and the iptables-save it read are tens of megabytes at 10k services.
+    // A full sync's payload and what it read from the kernel are tens of megabytes at 10k services.
     if (result->full_sync) returnFreeHeapToKernel();
   }
+}
+
+Status ProxyServer::setUpNode() {
+  for (auto& f : families_) {
+    std::lock_guard lock(f->proxier_mu);
+    if (auto s = f->proxier->setUpNode(); !s.ok()) return s.error().wrap(std::string(ipFamilyName(f->family)));
+  }
+  return okStatus();
 }
 
 Status ProxyServer::syncAllNow() {
@@ -174,33 +184,62 @@ Status ProxyServer::syncAllNow() {
   return okStatus();
 }
 
-void ProxyServer::canaryLoop(std::stop_token stop) {
-  std::mutex mu;
-  std::condition_variable_any cv;
-  while (!stop.stop_requested()) {
-    for (auto& f : families_) {
-      auto present = f->proxier->canariesPresent();
-      if (present.ok() && !*present) {
-        // Someone flushed our tables (a firewall reload): recreate the canaries, then resync all.
-        log::warn("{} canary chains are gone: the tables were flushed; forcing a full sync", ipFamilyName(f->family));
-        if (auto s = f->proxier->ensureCanaries(); !s.ok()) log::error("recreate canary chains: {}", s.error().message);
+SteadyTime ProxyServer::maintain(SteadyTime now) {
+  SteadyTime next = now + options_.sync_period;
+  for (auto& f : families_) {
+    // upstream's iptables monitor: every syncPeriod, look for the canaries.
+    if (!f->next_canary_check) f->next_canary_check = now + options_.sync_period;
+    if (now >= *f->next_canary_check) {
+      f->next_canary_check = now + options_.sync_period;
+      Result<bool> intact = [&] {
+        std::lock_guard lock(f->proxier_mu);
+        return f->proxier->dataplaneIntact();
+      }();
+      if (!intact.ok()) {
+        log::info(2, "{} dataplane check: {}", ipFamilyName(f->family), intact.error().message);
+      } else if (!*intact) {
+        // Someone flushed our tables (a firewall reload): the full sync puts everything back.
+        log::warn("{} {} rules are gone (tables flushed?); forcing a full sync", ipFamilyName(f->family),
+                  f->proxier->mode());
         f->force_full = true;
         f->runner->run();
       }
     }
+    next = std::min(next, *f->next_canary_check);
+
+    const std::chrono::nanoseconds every = f->proxier->housekeepingInterval();
+    if (every.count() <= 0) continue;
+    if (!f->next_housekeeping) f->next_housekeeping = now + every;
+    if (now >= *f->next_housekeeping) {
+      f->next_housekeeping = now + every;
+      std::lock_guard lock(f->proxier_mu);
+      if (auto s = f->proxier->housekeeping(); !s.ok()) {
+        log::error("{} {} housekeeping: {}", ipFamilyName(f->family), f->proxier->mode(), s.error().message);
+      }
+    }
+    next = std::min(next, *f->next_housekeeping);
+  }
+  return next;
+}
+
+void ProxyServer::maintenanceLoop(std::stop_token stop) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  while (!stop.stop_requested()) {
+    const SteadyTime next = maintain(clock_.now());
     std::unique_lock lock(mu);
-    cv.wait_for(lock, stop, options_.sync_period, [] { return false; });
+    const auto wait = std::max<std::chrono::nanoseconds>(next - clock_.now(), std::chrono::milliseconds(10));
+    cv.wait_for(lock, stop, wait, [] { return false; });
   }
 }
 
 void ProxyServer::start() {
   for (auto& f : families_) {
-    if (auto s = f->proxier->ensureCanaries(); !s.ok()) log::error("create canary chains: {}", s.error().message);
     // upstream SyncLoop: healthz "updated" at the start, in case no sync ever succeeds.
     if (observer_ != nullptr) observer_->onSyncLoopStarted(f->family);
     threads_.emplace_back([runner = f->runner.get()](std::stop_token stop) { runner->loop(stop); });
   }
-  threads_.emplace_back([this](std::stop_token stop) { canaryLoop(stop); });
+  threads_.emplace_back([this](std::stop_token stop) { maintenanceLoop(stop); });
 }
 
 void ProxyServer::stop() {
@@ -208,4 +247,4 @@ void ProxyServer::stop() {
   threads_.clear();  // joins
 }
 
-}  // namespace kproxy::cli
+}  // namespace kproxy::proxy
