@@ -476,29 +476,6 @@ TraceResult PacketTracer::trace(const TracePacket& packet) const {
   return result;
 }
 
-std::string TraceResult::outputString() const {
-  std::string out;
-  for (const auto& o : outputs) {
-    if (!out.empty()) out += ", ";
-    out += o.value;
-  }
-  return out;
-}
-
-std::vector<std::string> TraceResult::chainNames() const {
-  std::vector<std::string> names;
-  names.reserve(visits.size());
-  for (const auto& v : visits) names.push_back(v.table + "/" + v.chain);
-  return names;
-}
-
-std::string TraceResult::verdict() const {
-  for (const auto& o : outputs) {
-    if (!o.is_endpoint) return o.value;
-  }
-  return "";
-}
-
 void restoreNoFlush(restore::RestoreText& kernel, const restore::RestoreText& payload) {
   for (const auto& table : payload.tables) {
     restore::Table* target = kernel.find(table.name);

@@ -49,63 +49,18 @@
 #include <vector>
 
 #include "modes/common/restore_text.h"
+#include "modes/common/trace_result.h"
 #include "src/util/ip.h"
 #include "src/util/result.h"
 
 namespace kproxy::iptables {
 
-struct TracePacket {
-  IpAddress source;
-  IpAddress destination;
-  int destination_port = 0;
-  std::string protocol = "tcp";  // lower case: tcp, udp or sctp
-  std::string in_interface;      // "" = unknown: rules with -i never match
-};
-
-// One rule that matched.
-struct TraceMatch {
-  std::string table;
-  std::string chain;
-  std::string rule;     // the whole "-A CHAIN ..." line as written in the state
-  std::string comment;  // its --comment ("" when none)
-  std::string target;   // the -j / -g target
-  std::string dnat_to;  // DNAT: the --to-destination value
-  std::optional<double> probability;  // the statistic match's probability, when it has one
-  bool implied = false;  // the implied PREROUTING -> KUBE-SERVICES rule
-};
-
-// One entry into a chain. Visits are listed in the order they were entered; `parent` is the
-// index of the visit whose rule jumped here (nullopt for the chains run directly).
-struct TraceVisit {
-  std::string table;
-  std::string chain;
-  int depth = 0;
-  std::optional<size_t> parent;
-  std::vector<TraceMatch> matches;  // rules that matched during this visit, in order
-};
-
-struct TraceOutput {
-  std::string value;          // "ip:port" / "[ip]:port", or ACCEPT / REJECT / DROP
-  bool is_endpoint = false;   // produced by DNAT
-  double probability = 1.0;   // probability that the packet takes the path to this output
-};
-
-struct TraceResult {
-  std::vector<TraceOutput> outputs;
-  bool masquerade = false;
-  std::vector<TraceMatch> masquerade_rules;  // the KUBE-MARK-MASQ rules that matched, in order
-  std::vector<TraceVisit> visits;
-  bool implied_prerouting_jump = false;
-  // The destination the filter chains saw (after step 2).
-  IpAddress filter_destination;
-
-  // Upstream's output string: the outputs joined with ", ".
-  std::string outputString() const;
-  // "table/CHAIN" of every visit, in order.
-  std::vector<std::string> chainNames() const;
-  // ACCEPT, REJECT or DROP when a rule decided (the first such output), else "".
-  std::string verdict() const;
-};
+// The packet and the result are shared with nftables mode's tracer (modes/common/trace_result.h).
+using trace::TraceMatch;
+using trace::TraceOutput;
+using trace::TracePacket;
+using trace::TraceResult;
+using trace::TraceVisit;
 
 class PacketTracer {
  public:

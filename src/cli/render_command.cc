@@ -5,6 +5,7 @@
 #include <map>
 
 #include "modes/ipvs/planner.h"
+#include "modes/nftables/planner.h"
 #include "src/cli/cluster_input.h"
 #include "src/cli/simulated_sync.h"
 #include "src/config/proxier_settings.h"
@@ -130,6 +131,38 @@ int runRenderIpvs(const RenderOptions& options, const OutputSink& out, std::stri
   return 0;
 }
 
+// `render --proxy-mode nftables`.
+int runRenderNftables(const RenderOptions& options, const OutputSink& out, std::string& err) {
+  auto simulated = simulateNftablesSyncs(options, err);
+  if (!simulated) return 2;
+  const nftables::NftablesPlan& plan = simulated->plan;
+  std::string text;
+  if (options.transaction) {
+    if (!plan.stale_chain_deletion.empty()) {
+      text += "# transaction 1 of 2: delete the chains an earlier sync flushed as stale\n";
+      plan.stale_chain_deletion.textTo(text);
+      text += "# transaction 2 of 2: the ";
+    } else {
+      text += "# transaction: the ";
+    }
+    text += plan.full_sync ? "full sync\n" : "partial sync\n";
+    plan.transaction.textTo(text);
+  } else {
+    plan.ruleset.dumpTo(text);
+  }
+  if (!options.output_dir.empty()) {
+    std::string problem =
+        writeOutputFiles(options.output_dir, {{options.transaction ? "transaction.txt" : "nftables.txt", {text}}});
+    if (!problem.empty()) {
+      err += "error: " + problem + "\n";
+      return 1;
+    }
+    return 0;
+  }
+  out(text);
+  return 0;
+}
+
 }  // namespace
 
 int runRender(const RenderOptions& options, const OutputSink& out, std::string& err) {
@@ -137,7 +170,13 @@ int runRender(const RenderOptions& options, const OutputSink& out, std::string& 
     err += "error: render: at least one -f FILE is required\n";
     return 2;
   }
-  if (effectiveMode(options) == "ipvs") return runRenderIpvs(options, out, err);
+  const std::string mode = effectiveMode(options);
+  if (mode == "ipvs") return runRenderIpvs(options, out, err);
+  if (mode == "nftables") return runRenderNftables(options, out, err);
+  if (options.transaction) {
+    err += "error: --transaction: only in nftables mode\n";
+    return 2;
+  }
   auto simulated = simulateSyncs(options, err);
   if (!simulated) return 2;
   if (!options.output_dir.empty()) {

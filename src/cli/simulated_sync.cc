@@ -8,11 +8,21 @@
 #include <set>
 
 #include "modes/iptables/planner.h"
+#include "src/api/service_cidr.h"
 #include "src/cli/cluster_input.h"
 #include "src/config/proxier_settings.h"
 #include "src/tracker/snapshot.h"
 
 namespace kproxy::cli {
+namespace {
+
+using TimingClock = std::chrono::steady_clock;
+
+double msSince(TimingClock::time_point t) {
+  return std::chrono::duration<double, std::milli>(TimingClock::now() - t).count();
+}
+
+}  // namespace
 
 void feedClusterState(tracker::ProxyStateTracker& tracker, const api::ClusterState& previous,
                       const api::ClusterState& current) {
@@ -20,18 +30,17 @@ void feedClusterState(tracker::ProxyStateTracker& tracker, const api::ClusterSta
   watch::emitDifference(previous, current, feed, tracker.nodeName());
 }
 
-std::optional<SimulatedSyncs> simulateSyncs(const RenderOptions& options, std::string& err, const PlanObserver& each_plan) {
+std::optional<OfflineInputs> loadOfflineInputs(const RenderOptions& options, std::string& err) {
   std::vector<std::string> errors;
-  auto fail = [&]() -> std::optional<SimulatedSyncs> {
+  auto fail = [&]() -> std::optional<OfflineInputs> {
     for (const auto& e : errors) err += "error: " + e + "\n";
     return std::nullopt;
   };
-
-  IpFamily family;
+  OfflineInputs in;
   if (options.ip_family == "ipv4") {
-    family = IpFamily::kIPv4;
+    in.family = IpFamily::kIPv4;
   } else if (options.ip_family == "ipv6") {
-    family = IpFamily::kIPv6;
+    in.family = IpFamily::kIPv6;
   } else {
     errors.push_back("--ip-family: \"" + options.ip_family + "\" is not ipv4 or ipv6");
     return fail();
@@ -39,54 +48,60 @@ std::optional<SimulatedSyncs> simulateSyncs(const RenderOptions& options, std::s
 
   auto loaded = loadConfig(options.config_path, &errors);
   if (!loaded.ok()) return fail();
-  config::KubeProxyConfiguration cfg = loaded->config;
+  in.config = loaded->config;
   for (const auto& w : loaded->warnings) err += "warning: " + w + "\n";
-  if (!options.proxy_mode.empty()) cfg.mode = options.proxy_mode;
-  const std::string mode = cfg.effectiveMode();
-  if (mode != "iptables") {
-    if (mode == "ipvs" || mode == "nftables") {
-      errors.push_back("--proxy-mode: rendering " + mode + " mode is not implemented yet (only iptables)");
-    } else {
-      errors.push_back("--proxy-mode: \"" + mode + "\" is not one of iptables, ipvs, nftables");
-    }
+  if (!options.proxy_mode.empty()) in.config.mode = options.proxy_mode;
+  in.mode = in.config.effectiveMode();
+  if (in.mode != "iptables" && in.mode != "ipvs" && in.mode != "nftables") {
+    errors.push_back("--proxy-mode: \"" + in.mode + "\" is not one of iptables, ipvs, nftables");
     return fail();
   }
+  // upstream platformApplyDefaults: nftables mode defaults nodePortAddresses to the node's IPs.
+  if (in.mode == "nftables" && in.config.node_port_addresses.empty()) in.config.node_port_addresses = {"primary"};
 
-  auto node_name = resolveNodeName(options.hostname_override, cfg);
+  auto node_name = resolveNodeName(options.hostname_override, in.config);
   if (!node_name.ok()) {
     errors.push_back(node_name.error().message);
     return fail();
   }
+  in.node_name = *node_name;
 
   // Every state first, so that all problems of all files are reported together.
-  using TimingClock = std::chrono::steady_clock;
-  auto msSince = [](TimingClock::time_point t) {
-    return std::chrono::duration<double, std::milli>(TimingClock::now() - t).count();
-  };
   const auto parse_start = TimingClock::now();
-  std::vector<api::ClusterState> states;
-  for (const auto& path : options.from) states.push_back(loadManifests({path}, &errors));
-  states.push_back(loadManifests(options.files, &errors));
-  const double parse_ms = msSince(parse_start);
-  double track_ms = 0, render_ms = 0;
+  for (const auto& path : options.from) in.states.push_back(loadManifests({path}, &errors));
+  in.states.push_back(loadManifests(options.files, &errors));
+  in.parse_ms = msSince(parse_start);
   if (!errors.empty()) return fail();
 
   // Startup happens at the first state: its Node supplies node IPs and pod CIDRs.
-  const api::Node* startup_node = findNode(states.front(), *node_name);
-  auto facts = loadNodeFacts(options.node_facts_path, findNode(states.back(), *node_name));
+  const api::Node* startup_node = findNode(in.states.front(), in.node_name);
+  auto facts = loadNodeFacts(options.node_facts_path, findNode(in.states.back(), in.node_name));
   if (!facts.ok()) {
     errors.push_back(facts.error().message);
     return fail();
   }
-  auto settings = config::buildProxierSettings(cfg, family, *node_name, startup_node, *facts);
+  in.node_facts = *facts;
+  auto settings = config::buildProxierSettings(in.config, in.family, in.node_name, startup_node, in.node_facts);
   if (!settings.ok()) {
     errors.push_back(settings.error().message);
     return fail();
   }
+  in.settings = std::move(settings->settings);
+  in.settings_warnings = std::move(settings->warnings);
+  return in;
+}
 
-  tracker::ProxyStateTracker tracker({.family = family,
-                                      .node_name = *node_name,
-                                      .node_hints_enabled = settings->settings.prefer_same_node});
+std::optional<SimulatedSyncs> simulateSyncs(const RenderOptions& options, std::string& err, const PlanObserver& each_plan) {
+  auto in = loadOfflineInputs(options, err);
+  if (!in) return std::nullopt;
+  if (in->mode != "iptables") {
+    err += "error: --proxy-mode: rendering " + in->mode + " mode this way is not supported (only iptables)\n";
+    return std::nullopt;
+  }
+  const config::ProxierSettings& settings = in->settings;
+
+  tracker::ProxyStateTracker tracker(
+      {.family = in->family, .node_name = in->node_name, .node_hints_enabled = settings.prefer_same_node});
   api::ClusterState empty;
   const api::ClusterState* previous = &empty;
   iptables::ChainNameSet kernel_nat_chains;  // the per-service chains the emulated kernel holds
@@ -94,20 +109,21 @@ std::optional<SimulatedSyncs> simulateSyncs(const RenderOptions& options, std::s
   // Render assumes each earlier state was synced long enough before the next that neither the
   // large-cluster cleanup throttle nor the hourly full sync is in the way.
   iptables::SteadyTime now{};
-  const auto step = settings->settings.sync_period + std::chrono::seconds(1);
+  const auto step = settings.sync_period + std::chrono::seconds(1);
   iptables::IptablesPlan plan;
-  for (size_t i = 0; i < states.size(); ++i) {
+  double track_ms = 0, render_ms = 0;
+  for (size_t i = 0; i < in->states.size(); ++i) {
     const auto track_start = TimingClock::now();
-    feedClusterState(tracker, *previous, states[i]);
-    previous = &states[i];
+    feedClusterState(tracker, *previous, in->states[i]);
+    previous = &in->states[i];
     auto [snapshot, changes] = tracker.checkout();
     track_ms += msSince(track_start);
-    const bool last = i + 1 == states.size();
+    const bool last = i + 1 == in->states.size();
     // upstream: the first sync is full, and so is every sync after this node's labels changed.
     const bool full = i == 0 || changes.node_labels_changed || (last && options.full_sync);
     now += step;
     iptables::PlanInput input{.snapshot = snapshot.get(),
-                              .settings = &settings->settings,
+                              .settings = &settings,
                               .full_sync = full,
                               .changes = &changes,
                               .existing_nat_chains = &kernel_nat_chains,
@@ -121,12 +137,59 @@ std::optional<SimulatedSyncs> simulateSyncs(const RenderOptions& options, std::s
     if (!last) kernel_nat_chains = iptables::natChainsAfter(kernel_nat_chains, plan);
     if (each_plan) each_plan(plan);
   }
-  for (const auto& w : settings->warnings) err += "warning: " + w + "\n";
+  for (const auto& w : in->settings_warnings) err += "warning: " + w + "\n";
   if (options.timings) {
-    err += fmt::format("timings: parse {:.1f} ms, track {:.1f} ms, render {:.1f} ms ({} bytes)\n", parse_ms, track_ms,
-                       render_ms, plan.payloadSize());
+    err += fmt::format("timings: parse {:.1f} ms, track {:.1f} ms, render {:.1f} ms ({} bytes)\n", in->parse_ms,
+                       track_ms, render_ms, plan.payloadSize());
   }
-  return SimulatedSyncs{.family = family, .node_facts = std::move(*facts), .plan = std::move(plan)};
+  return SimulatedSyncs{.family = in->family, .node_facts = std::move(in->node_facts), .plan = std::move(plan)};
+}
+
+std::optional<SimulatedNftablesSyncs> simulateNftablesSyncs(const RenderOptions& options, std::string& err,
+                                                            const NftablesPlanObserver& each_plan) {
+  auto in = loadOfflineInputs(options, err);
+  if (!in) return std::nullopt;
+  if (in->mode != "nftables") {
+    err += "error: --proxy-mode: expected nftables, got " + in->mode + "\n";
+    return std::nullopt;
+  }
+  const config::ProxierSettings& settings = in->settings;
+  tracker::ProxyStateTracker tracker(
+      {.family = in->family, .node_name = in->node_name, .node_hints_enabled = settings.prefer_same_node});
+  api::ClusterState empty;
+  const api::ClusterState* previous = &empty;
+  std::optional<nftables::NftablesPlan> plan;
+  nftables::SteadyTime now{};
+  double track_ms = 0, render_ms = 0;
+  for (size_t i = 0; i < in->states.size(); ++i) {
+    const auto track_start = TimingClock::now();
+    feedClusterState(tracker, *previous, in->states[i]);
+    previous = &in->states[i];
+    auto [snapshot, changes] = tracker.checkout();
+    track_ms += msSince(track_start);
+    const bool last = i + 1 == in->states.size();
+    const bool full = i == 0 || changes.node_labels_changed || (last && options.full_sync);
+    now += kOfflineSyncInterval;
+    nftables::PlanInput input{.snapshot = snapshot.get(),
+                              .settings = &settings,
+                              .service_cidrs = api::serviceCidrsOf(in->states[i], in->family),
+                              .full_sync = full,
+                              .changes = &changes,
+                              .existing = plan ? &plan->ruleset : nullptr,
+                              .stale_chains = plan ? &plan->stale_chains : nullptr,
+                              .first_sync = i == 0,
+                              .now = now};
+    const auto render_start = TimingClock::now();
+    plan = nftables::planNftables(input);
+    render_ms += msSince(render_start);
+    if (each_plan) each_plan(*plan);
+  }
+  for (const auto& w : in->settings_warnings) err += "warning: " + w + "\n";
+  if (options.timings) {
+    err += fmt::format("timings: parse {:.1f} ms, track {:.1f} ms, render {:.1f} ms ({} rules, {} elements)\n",
+                       in->parse_ms, track_ms, render_ms, plan->ruleset.ruleCount(), plan->ruleset.elementCount());
+  }
+  return SimulatedNftablesSyncs{.family = in->family, .node_facts = std::move(in->node_facts), .plan = std::move(*plan)};
 }
 
 }  // namespace kproxy::cli

@@ -11,6 +11,7 @@
 
 #include "modes/common/restore_text.h"
 #include "modes/iptables/packet_tracer.h"
+#include "modes/nftables/tracer.h"
 #include "src/cli/cluster_input.h"
 #include "src/cli/simulated_sync.h"
 #include "src/cli/verbs.h"
@@ -140,7 +141,7 @@ std::string describe(const TraceMatch& m) {
   return s;
 }
 
-std::string formatText(const iptables::TracePacket& packet, const TraceResult& r) {
+std::string formatText(const trace::TracePacket& packet, const TraceResult& r) {
   std::string out = "packet: " + packet.protocol + " " + packet.source.toString() + " -> " +
                     joinHostPort(packet.destination, packet.destination_port);
   if (!packet.in_interface.empty()) out += " in on " + packet.in_interface;
@@ -169,7 +170,7 @@ std::string formatText(const iptables::TracePacket& packet, const TraceResult& r
   if (endpoints == 0) {
     out += "endpoints: none\n";
   } else {
-    out += "endpoints (each branch of the statistic rules, with the probability it is chosen):\n";
+    out += "endpoints (each branch of the random choice, with the probability it is chosen):\n";
     for (const auto& o : r.outputs) {
       if (o.is_endpoint) out += "  " + o.value + "  " + number(o.probability * 100.0, "%.2f") + "%\n";
     }
@@ -178,7 +179,8 @@ std::string formatText(const iptables::TracePacket& packet, const TraceResult& r
     out += "masquerade: yes (the backend sees this node's address as the source), marked by:\n";
     for (const auto& m : r.masquerade_rules) out += "  " + m.table + " " + m.chain + " " + describe(m) + ": " + m.rule + "\n";
   } else {
-    out += "masquerade: no (no rule jumped to KUBE-MARK-MASQ; the backend sees the client's source address)\n";
+    out += "masquerade: no (no rule " + r.masquerade_mechanism +
+           "; the backend sees the client's source address)\n";
   }
   const std::string verdict = r.verdict();
   out += "verdict: ";
@@ -228,6 +230,15 @@ std::string withoutRuleCounters(const std::string& text) {
   return out;
 }
 
+// The mode whose rules -f traces: --proxy-mode, else the configuration's ("" when it cannot be
+// read; the simulation then reports why).
+std::string traceModeOf(const TraceOptions& options) {
+  if (!options.proxy_mode.empty()) return options.proxy_mode;
+  std::vector<std::string> ignored;
+  auto loaded = loadConfig(options.config_path, &ignored);
+  return loaded.ok() ? loaded->config.effectiveMode() : "";
+}
+
 Result<int> parsePortOption(const std::string& text) {
   int port = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
@@ -258,11 +269,12 @@ int runTrace(const TraceOptions& options, std::string& out, std::string& err) {
     errors.push_back("trace: one of -f FILE... or --rules FILE is required");
   }
   if (from_rules && options.files.empty()) {
+    if (!options.proxy_mode.empty()) errors.push_back("--proxy-mode: only with -f (--rules is iptables text)");
     if (!options.from.empty()) errors.push_back("--from: only with -f");
     if (!options.config_path.empty()) errors.push_back("--config: only with -f");
     if (!options.hostname_override.empty()) errors.push_back("--hostname-override: only with -f");
   }
-  iptables::TracePacket packet;
+  trace::TracePacket packet;
   auto parseAddress = [&](const std::string& flag, const std::string& text, IpAddress* ip) {
     if (text.empty()) {
       errors.push_back(flag + " is required");
@@ -305,6 +317,23 @@ int runTrace(const TraceOptions& options, std::string& out, std::string& err) {
   }
   if (!errors.empty()) return fail();
 
+  RenderOptions render{.files = options.files,
+                       .config_path = options.config_path,
+                       .node_facts_path = options.node_facts_path,
+                       .hostname_override = options.hostname_override,
+                       .proxy_mode = options.proxy_mode,
+                       .ip_family = family,
+                       .from = options.from,
+                       .full_sync = false};
+  if (!from_rules && traceModeOf(options) == "nftables") {
+    auto simulated = simulateNftablesSyncs(render, err);
+    if (!simulated) return 2;
+    const TraceResult result =
+        nftables::tracePacket(simulated->plan.ruleset, factAddresses(simulated->node_facts), packet);
+    out = options.output == "json" ? formatJson(result) : formatText(packet, result);
+    return 0;
+  }
+
   // The state to trace, and the local addresses.
   restore::RestoreText state;
   std::vector<IpAddress> local;
@@ -336,14 +365,6 @@ int runTrace(const TraceOptions& options, std::string& out, std::string& err) {
       local = hostAddresses();
     }
   } else {
-    RenderOptions render{.files = options.files,
-                         .config_path = options.config_path,
-                         .node_facts_path = options.node_facts_path,
-                         .hostname_override = options.hostname_override,
-                         .proxy_mode = "",
-                         .ip_family = family,
-                         .from = options.from,
-                         .full_sync = false};
     std::string problem;
     auto simulated = simulateSyncs(render, err, [&](const iptables::IptablesPlan& plan) {
       // Each sync is one iptables-restore --noflush on top of what the earlier ones left.
@@ -379,6 +400,7 @@ Verb addTraceVerb(CLI::App& app) {
       ->allow_extra_args(false);
   cmd->add_option("--config", options->config_path, "KubeProxyConfiguration file (with -f)");
   cmd->add_option("--hostname-override", options->hostname_override, "This node's name (with -f)");
+  cmd->add_option("--proxy-mode", options->proxy_mode, "iptables or nftables (with -f; overrides the config file)");
   cmd->add_option("--ip-family", options->ip_family, "ipv4 or ipv6 (default: the family of --dst)");
   cmd->add_option("--from", options->from, "Earlier complete cluster states, synced in order before -f")
       ->allow_extra_args(false);
