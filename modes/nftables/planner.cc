@@ -709,6 +709,8 @@ void Planner::handleStaleObjects() {
   }
   for (const auto& old : in_.existing->sets) {
     if (set_index_.count(old.name) != 0) continue;
+    // A full sync with every address accepting node ports deletes the node-port set.
+    if (old.name == kNodePortIPsSet && full_) continue;
     if (isAffinitySetName(old.name)) {
       if (active_affinity_sets_.count(old.name) == 0) {
         tx_.operations.push_back(DeleteSet{old.name, old.is_map});
