@@ -1,7 +1,9 @@
 #include "modes/nftables/plan.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -14,8 +16,8 @@ std::string_view familyName(IpFamily family) { return family == IpFamily::kIPv4 
 
 void appendDecimal(std::string& out, long long value) {
   char buf[24];
-  int n = std::snprintf(buf, sizeof(buf), "%lld", value);
-  out.append(buf, static_cast<size_t>(n));
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
+  out.append(buf, static_cast<size_t>(end - buf));
 }
 
 // Go's "%#08x" of a mark, as upstream formats masqueradeMark.
@@ -262,11 +264,15 @@ std::string_view truncateComment(std::string_view comment) { return comment.subs
 void appendComment(std::string& out, std::string_view comment) { appendQuoted(out, truncateComment(comment)); }
 
 void appendName(std::string& out, std::string_view name) {
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                    c == '.' || c == '/' || c == '-';
-    out.push_back(ok ? c : '_');
+  auto ok = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+           c == '/' || c == '-';
+  };
+  if (std::all_of(name.begin(), name.end(), ok)) {  // always, for names the planner makes
+    out.append(name);
+    return;
   }
+  for (char c : name) out.push_back(ok(c) ? c : '_');
 }
 
 void appendStatement(std::string& out, IpFamily family, const Statement& statement) {
@@ -377,6 +383,43 @@ std::string verdictText(const Verdict& verdict) {
   std::string out;
   appendVerdict(out, verdict);
   return out;
+}
+
+// --- Element keys
+
+namespace {
+
+// Addresses compare as (family, bytes): one memcmp instead of sixteen byte comparisons.
+std::strong_ordering compareAddress(const std::optional<IpAddress>& a, const std::optional<IpAddress>& b) {
+  if (a.has_value() != b.has_value()) return a.has_value() ? std::strong_ordering::greater : std::strong_ordering::less;
+  if (!a) return std::strong_ordering::equal;
+  if (a->family() != b->family()) return a->family() <=> b->family();
+  const int c = std::memcmp(a->bytes(), b->bytes(), static_cast<size_t>(a->byteLength()));
+  return c < 0 ? std::strong_ordering::less : (c > 0 ? std::strong_ordering::greater : std::strong_ordering::equal);
+}
+
+}  // namespace
+
+std::strong_ordering ElementKey::operator<=>(const ElementKey& other) const {
+  if (auto c = compareAddress(address, other.address); c != 0) return c;
+  if (auto c = compareAddress(address2, other.address2); c != 0) return c;
+  if (auto c = protocol <=> other.protocol; c != 0) return c;
+  return port <=> other.port;
+}
+
+size_t ElementKeyHash::operator()(const ElementKey& key) const {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  auto mix = [&](const uint8_t* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ULL;
+  };
+  for (const auto* a : {&key.address, &key.address2}) {
+    if (*a) mix((*a)->bytes(), static_cast<size_t>((*a)->byteLength()));
+  }
+  const uint8_t tail[4] = {static_cast<uint8_t>(key.protocol ? 1 + static_cast<int>(*key.protocol) : 0),
+                           static_cast<uint8_t>(key.port ? 1 : 0), static_cast<uint8_t>(key.port.value_or(0) >> 8),
+                           static_cast<uint8_t>(key.port.value_or(0) & 0xff)};
+  mix(tail, sizeof(tail));
+  return static_cast<size_t>(h);
 }
 
 // --- Ruleset

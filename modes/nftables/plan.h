@@ -12,6 +12,7 @@
 // no input can end early; names go through the identifier check.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -146,8 +147,13 @@ struct ElementKey {
   std::optional<api::Protocol> protocol;
   std::optional<uint16_t> port;
 
-  auto operator<=>(const ElementKey&) const = default;
+  // The order of the parts, each absent part first (the dump's order within a set).
+  std::strong_ordering operator<=>(const ElementKey& other) const;
   bool operator==(const ElementKey&) const = default;
+};
+
+struct ElementKeyHash {
+  size_t operator()(const ElementKey& key) const;
 };
 
 struct Element {

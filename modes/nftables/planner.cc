@@ -1,6 +1,7 @@
 #include "modes/nftables/planner.h"
 
 #include <cstdlib>
+#include <algorithm>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -98,6 +99,13 @@ std::optional<Statement> localMatch(const config::LocalTrafficDetector& detector
   return std::nullopt;
 }
 
+// Lets the name indexes be searched with a string_view (no temporary string per rule).
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+};
+using NameIndex = std::unordered_map<std::string, size_t, NameHash, std::equal_to<>>;
+
 class Planner {
  public:
   explicit Planner(const PlanInput& input) : in_(input), snap_(*input.snapshot), s_(*input.settings) {}
@@ -108,8 +116,8 @@ class Planner {
   struct Container {
     std::string name;
     bool is_map = false;
-    std::map<ElementKey, Element> previous;  // what the table holds (partial sync)
-    std::map<ElementKey, Element> current;   // what this sync wants
+    std::unordered_map<ElementKey, Element, ElementKeyHash> previous;  // what the table holds (partial sync)
+    std::unordered_map<ElementKey, Element, ElementKeyHash> current;   // what this sync wants
   };
 
   // The ruleset under construction.
@@ -148,25 +156,25 @@ class Planner {
   NftablesPlan plan_;
   Ruleset& r_ = plan_.ruleset;
   Transaction& tx_ = plan_.transaction;
-  std::unordered_map<std::string, size_t> chain_index_;
-  std::unordered_map<std::string, size_t> set_index_;
+  NameIndex chain_index_;
+  NameIndex set_index_;
   std::unordered_set<std::string> ensured_;  // chains added+flushed by this transaction
   std::vector<Container> containers_;
-  std::set<std::string, std::less<>> active_chains_;
   std::set<std::string, std::less<>> active_affinity_sets_;
   std::set<std::string, std::less<>> deleted_stale_;  // removed by stale_chain_deletion
 };
 
 Chain& Planner::chain(std::string_view name) {
-  auto [it, inserted] = chain_index_.try_emplace(std::string(name), r_.chains.size());
-  if (inserted) r_.chains.push_back(Chain{.name = std::string(name), .base = std::nullopt, .comment = {}, .rules = {}});
-  return r_.chains[it->second];
+  if (auto it = chain_index_.find(name); it != chain_index_.end()) return r_.chains[it->second];
+  chain_index_.emplace(std::string(name), r_.chains.size());
+  r_.chains.push_back(Chain{.name = std::string(name), .base = std::nullopt, .comment = {}, .rules = {}});
+  return r_.chains.back();
 }
 
 Set& Planner::declareSet(std::string_view name, bool is_map, std::string type, std::string comment,
                          std::vector<std::string_view> flags, std::optional<int64_t> timeout) {
-  auto [it, inserted] = set_index_.try_emplace(std::string(name), r_.sets.size());
-  if (!inserted) return r_.sets[it->second];
+  if (auto it = set_index_.find(name); it != set_index_.end()) return r_.sets[it->second];
+  set_index_.emplace(std::string(name), r_.sets.size());
   r_.sets.push_back(Set{.name = std::string(name),
                         .is_map = is_map,
                         .type = std::move(type),
@@ -193,7 +201,6 @@ void Planner::ensureChain(std::string_view name, bool emit, const std::optional<
   Chain& c = chain(name);
   c.base = base;
   c.comment = std::string(comment);
-  if (isServiceChainName(name)) active_chains_.insert(std::string(name));
   if (!emit || !ensured_.insert(std::string(name)).second) return;
   tx_.operations.push_back(AddChain{.name = std::string(name), .base = base, .comment = std::string(comment)});
   tx_.operations.push_back(FlushChain{std::string(name)});
@@ -441,7 +448,6 @@ NftablesPlan Planner::run() {
     r_.sets.clear();
     chain_index_.clear();
     set_index_.clear();
-    active_chains_.clear();
     ensured_.clear();
     writeSetup(true);
   }
@@ -470,6 +476,10 @@ NftablesPlan Planner::run() {
     endpoints_of.push_back(list);
     plan_.total_endpoints += list->size();
   }
+  // Rough sizes (a full sync writes ~8 operations and ~2 chains a service port) so that the
+  // vectors grow at most once or twice.
+  r_.chains.reserve(r_.chains.size() + snap_.services.size() * 2);
+  if (full_) tx_.operations.reserve(tx_.operations.size() + snap_.services.size() * 8 + plan_.total_endpoints);
   size_t index = 0;
   for (const auto& [name, port] : snap_.services) writeServicePort(*port, *endpoints_of[index++]);
 
@@ -727,14 +737,18 @@ void Planner::handleStaleObjects() {
 // the ruleset gets what this sync wants.
 void Planner::finishContainers() {
   for (auto& c : containers_) {
+    // In key order, so that the transaction does not depend on hashing.
+    std::vector<const ElementKey*> leftover;
     for (const auto& [key, e] : c.previous) {
-      if (c.current.count(key) == 0) tx_.operations.push_back(DeleteElement{c.name, key});
+      if (c.current.count(key) == 0) leftover.push_back(&key);
     }
+    std::sort(leftover.begin(), leftover.end(), [](const ElementKey* a, const ElementKey* b) { return *a < *b; });
+    for (const ElementKey* key : leftover) tx_.operations.push_back(DeleteElement{c.name, *key});
     auto it = set_index_.find(c.name);
     if (it == set_index_.end()) continue;
     Set* set = &r_.sets[it->second];
     set->elements.reserve(c.current.size());
-    for (auto& [key, e] : c.current) set->elements.push_back(std::move(e));
+    for (auto& [key, e] : c.current) set->elements.push_back(std::move(e));  // normalize() sorts them
   }
 }
 

@@ -22,6 +22,39 @@ double msSince(TimingClock::time_point t) {
   return std::chrono::duration<double, std::milli>(TimingClock::now() - t).count();
 }
 
+// One sync of the simulation: the snapshot after the state at `index`, and whether it is full.
+struct SyncStep {
+  size_t index = 0;
+  bool full = false;
+  bool last = false;
+  const tracker::ProxySnapshot& snapshot;
+  const tracker::UpdateResult& changes;
+};
+
+// Feeds every state into one tracker in turn, as a long-lived proxier's informers would, and
+// calls `plan_one` for each sync. upstream: the first sync is full, and so is every sync after
+// this node's labels changed (and the last one with --full-sync). Adds the tracking time to
+// `track_ms` and the planning time to `plan_ms`.
+void runSyncs(const OfflineInputs& in, bool full_sync_last, const std::function<void(const SyncStep&)>& plan_one,
+              double& track_ms, double& plan_ms) {
+  tracker::ProxyStateTracker tracker(
+      {.family = in.family, .node_name = in.node_name, .node_hints_enabled = in.settings.prefer_same_node});
+  api::ClusterState empty;
+  const api::ClusterState* previous = &empty;
+  for (size_t i = 0; i < in.states.size(); ++i) {
+    const auto track_start = TimingClock::now();
+    feedClusterState(tracker, *previous, in.states[i]);
+    previous = &in.states[i];
+    auto [snapshot, changes] = tracker.checkout();
+    track_ms += msSince(track_start);
+    const bool last = i + 1 == in.states.size();
+    const bool full = i == 0 || changes.node_labels_changed || (last && full_sync_last);
+    const auto plan_start = TimingClock::now();
+    plan_one(SyncStep{.index = i, .full = full, .last = last, .snapshot = *snapshot, .changes = changes});
+    plan_ms += msSince(plan_start);
+  }
+}
+
 }  // namespace
 
 void feedClusterState(tracker::ProxyStateTracker& tracker, const api::ClusterState& previous,
@@ -100,10 +133,6 @@ std::optional<SimulatedSyncs> simulateSyncs(const RenderOptions& options, std::s
   }
   const config::ProxierSettings& settings = in->settings;
 
-  tracker::ProxyStateTracker tracker(
-      {.family = in->family, .node_name = in->node_name, .node_hints_enabled = settings.prefer_same_node});
-  api::ClusterState empty;
-  const api::ClusterState* previous = &empty;
   iptables::ChainNameSet kernel_nat_chains;  // the per-service chains the emulated kernel holds
   std::optional<iptables::SteadyTime> last_cleanup;
   // Render assumes each earlier state was synced long enough before the next that neither the
@@ -112,31 +141,21 @@ std::optional<SimulatedSyncs> simulateSyncs(const RenderOptions& options, std::s
   const auto step = settings.sync_period + std::chrono::seconds(1);
   iptables::IptablesPlan plan;
   double track_ms = 0, render_ms = 0;
-  for (size_t i = 0; i < in->states.size(); ++i) {
-    const auto track_start = TimingClock::now();
-    feedClusterState(tracker, *previous, in->states[i]);
-    previous = &in->states[i];
-    auto [snapshot, changes] = tracker.checkout();
-    track_ms += msSince(track_start);
-    const bool last = i + 1 == in->states.size();
-    // upstream: the first sync is full, and so is every sync after this node's labels changed.
-    const bool full = i == 0 || changes.node_labels_changed || (last && options.full_sync);
+  runSyncs(*in, options.full_sync, [&](const SyncStep& sync) {
     now += step;
-    iptables::PlanInput input{.snapshot = snapshot.get(),
+    iptables::PlanInput input{.snapshot = &sync.snapshot,
                               .settings = &settings,
-                              .full_sync = full,
-                              .changes = &changes,
+                              .full_sync = sync.full,
+                              .changes = &sync.changes,
                               .existing_nat_chains = &kernel_nat_chains,
                               .now = now,
                               .last_stale_cleanup = last_cleanup};
-    const auto render_start = TimingClock::now();
     plan = iptables::planIptables(input);
-    render_ms += msSince(render_start);
     if (plan.stale_chains_checked) last_cleanup = now;
     // The emulated kernel's chains only matter to a later step (40k set inserts at 10k services).
-    if (!last) kernel_nat_chains = iptables::natChainsAfter(kernel_nat_chains, plan);
+    if (!sync.last) kernel_nat_chains = iptables::natChainsAfter(kernel_nat_chains, plan);
     if (each_plan) each_plan(plan);
-  }
+  }, track_ms, render_ms);
   for (const auto& w : in->settings_warnings) err += "warning: " + w + "\n";
   if (options.timings) {
     err += fmt::format("timings: parse {:.1f} ms, track {:.1f} ms, render {:.1f} ms ({} bytes)\n", in->parse_ms,
@@ -154,36 +173,23 @@ std::optional<SimulatedNftablesSyncs> simulateNftablesSyncs(const RenderOptions&
     return std::nullopt;
   }
   const config::ProxierSettings& settings = in->settings;
-  tracker::ProxyStateTracker tracker(
-      {.family = in->family, .node_name = in->node_name, .node_hints_enabled = settings.prefer_same_node});
-  api::ClusterState empty;
-  const api::ClusterState* previous = &empty;
   std::optional<nftables::NftablesPlan> plan;
   nftables::SteadyTime now{};
   double track_ms = 0, render_ms = 0;
-  for (size_t i = 0; i < in->states.size(); ++i) {
-    const auto track_start = TimingClock::now();
-    feedClusterState(tracker, *previous, in->states[i]);
-    previous = &in->states[i];
-    auto [snapshot, changes] = tracker.checkout();
-    track_ms += msSince(track_start);
-    const bool last = i + 1 == in->states.size();
-    const bool full = i == 0 || changes.node_labels_changed || (last && options.full_sync);
+  runSyncs(*in, options.full_sync, [&](const SyncStep& sync) {
     now += kOfflineSyncInterval;
-    nftables::PlanInput input{.snapshot = snapshot.get(),
+    nftables::PlanInput input{.snapshot = &sync.snapshot,
                               .settings = &settings,
-                              .service_cidrs = api::serviceCidrsOf(in->states[i], in->family),
-                              .full_sync = full,
-                              .changes = &changes,
+                              .service_cidrs = api::serviceCidrsOf(in->states[sync.index], in->family),
+                              .full_sync = sync.full,
+                              .changes = &sync.changes,
                               .existing = plan ? &plan->ruleset : nullptr,
                               .stale_chains = plan ? &plan->stale_chains : nullptr,
-                              .first_sync = i == 0,
+                              .first_sync = sync.index == 0,
                               .now = now};
-    const auto render_start = TimingClock::now();
     plan = nftables::planNftables(input);
-    render_ms += msSince(render_start);
     if (each_plan) each_plan(*plan);
-  }
+  }, track_ms, render_ms);
   for (const auto& w : in->settings_warnings) err += "warning: " + w + "\n";
   if (options.timings) {
     err += fmt::format("timings: parse {:.1f} ms, track {:.1f} ms, render {:.1f} ms ({} rules, {} elements)\n",

@@ -22,26 +22,6 @@ namespace fs = std::filesystem;
 
 const fs::path kIptablesDir = fs::path(KPROXY_SOURCE_DIR) / "testdata/golden/iptables";
 
-std::string replaceAll(std::string text, std::string_view from, std::string_view to) {
-  size_t pos = 0;
-  while ((pos = text.find(from, pos)) != std::string::npos) {
-    text.replace(pos, from.size(), to);
-    pos += to.size();
-  }
-  return text;
-}
-
-// The fake proxier's mark text, as upstream's expectations show it.
-std::string withFakeMark(const std::string& payload) { return replaceAll(payload, "0x00004000", "0x4000"); }
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(line);
-  return out;
-}
-
 // For compare mode `endpoints`: the DNAT targets reached from the SVC chains, the SVL chains,
 // and of every SEP chain.
 Result<std::string> endpointsView(const std::string& payload) {

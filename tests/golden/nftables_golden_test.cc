@@ -25,18 +25,6 @@ namespace fs = std::filesystem;
 
 const fs::path kNftablesDir = fs::path(KPROXY_SOURCE_DIR) / "testdata/golden/nftables";
 
-std::string replaceAll(std::string text, std::string_view from, std::string_view to) {
-  size_t pos = 0;
-  while ((pos = text.find(from, pos)) != std::string::npos) {
-    text.replace(pos, from.size(), to);
-    pos += to.size();
-  }
-  return text;
-}
-
-// The fake proxier's mark text, as upstream's expectations show it.
-std::string withFakeMark(const std::string& dump) { return replaceAll(dump, "0x00004000", "0x4000"); }
-
 bool updating() {
   const char* update = std::getenv("UPDATE_GOLDEN");
   return update != nullptr && std::string(update) == "1";

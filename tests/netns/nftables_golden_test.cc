@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "modes/nftables/plan.h"
 #include "src/cli/render_command.h"
 #include "src/util/subprocess.h"
 #include "tests/golden/golden_case.h"
@@ -141,6 +142,56 @@ TEST_P(KernelAcceptsNftablesDumps, TransactionsReachTheRenderedTable) {
     ASSERT_TRUE(listed.ok()) << listed.error().message;
     EXPECT_EQ(canonicalListing(*listed), reference[i]) << "transaction:\n" << transactions[i];
   }
+}
+
+// Hostile text in every quoted place the writer has (comments, interface names) loads as inert
+// text: the kernel gets exactly the objects of the ruleset, nothing more.
+TEST(NftablesWriterInTheKernel, HostileCommentsStayComments) {
+  const std::string hostile[] = {
+      std::string("a\"; flush ruleset; add table ip evil"),
+      std::string("x\nadd table ip evil\n"),
+      std::string("nul\0after", 9),
+      std::string("back\\slash\\\" } ; add table ip evil { "),
+  };
+  // Interface names are at most 15 bytes for nft (longer ones are an error, not an injection).
+  const std::string hostile_interfaces[] = {std::string("e\";drop;\""), std::string("i\nf\n"),
+                                            std::string("n\0u", 3), std::string("b\\\"}*")};
+  nftables::Ruleset r;
+  r.chains.push_back(nftables::Chain{.name = "services", .base = std::nullopt, .comment = hostile[0], .rules = {}});
+  for (size_t i = 0; i < 4; ++i) {
+    r.chains[0].rules.push_back(nftables::Rule{
+        {nftables::MatchInterface{false, hostile_interfaces[i]}, nftables::Verdict{nftables::Verdict::Kind::kAccept, {}}},
+        hostile[i]});
+  }
+  nftables::Set map{.name = "no-endpoint-services", .is_map = true,
+                    .type = "ipv4_addr . inet_proto . inet_service : verdict", .flags = {},
+                    .timeout_seconds = std::nullopt, .comment = hostile[1], .elements = {}};
+  uint16_t port = 1;
+  for (const auto& h : hostile) {
+    map.elements.push_back(nftables::Element{
+        .key = nftables::ElementKey{.address = *IpAddress::parse("10.0.0.1"), .address2 = {},
+                                    .protocol = api::Protocol::kTCP, .port = port++},
+        .value = nftables::Verdict{nftables::Verdict::Kind::kDrop, {}},
+        .comment = h});
+  }
+  r.sets.push_back(map);
+  r.comment = hostile[3];
+  KPROXY_ENTER_FRESH_NETNS();
+  ASSERT_EQ(nftLoad(r.dump()), "") << r.dump();
+  auto tables = runProcess({"nft", "list", "tables"});
+  ASSERT_TRUE(tables.ok() && tables->succeeded());
+  EXPECT_EQ(tables->out, "table ip kube-proxy\n");
+  auto listed = nftList("ip");
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  // Exactly the four rules and the four elements, each with its (sanitised) comment.
+  auto count = [&](const std::string& needle) {
+    size_t n = 0;
+    for (size_t pos = listed->find(needle); pos != std::string::npos; pos = listed->find(needle, pos + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(" accept comment \""), 4u) << *listed;
+  EXPECT_EQ(count(" : drop"), 4u) << *listed;
+  EXPECT_EQ(count("\tchain "), 1u) << *listed;
 }
 
 std::string caseName(const ::testing::TestParamInfo<golden::GoldenCase>& info) {
