@@ -269,3 +269,56 @@ TEST_F(NftablesPlannerV6Test, WritesTheIp6Family) {
 
 }  // namespace
 }  // namespace kproxy::nftables
+
+namespace kproxy::nftables {
+namespace {
+
+// upstream TestNoEndpointsMetric: services whose traffic policy is Local but that have no local
+// endpoint, per internal / external traffic (the plan's counters for
+// kubeproxy_sync_proxy_rules_no_local_endpoints_total).
+TEST(NftablesPlannerMetrics, NoLocalEndpointsAsUpstream) {
+  struct Case {
+    std::string name;
+    std::string itp, etp;
+    std::vector<std::pair<std::string, std::string>> endpoints;  // ip, node
+    int internal = 0, external = 0;
+  };
+  const std::vector<std::pair<std::string, std::string>> with_local = {
+      {"10.0.1.1", "test-node"}, {"10.0.1.2", "node1"}, {"10.0.1.3", "node2"}};
+  const std::vector<std::pair<std::string, std::string>> remote_only = {
+      {"10.0.1.1", "node0"}, {"10.0.1.2", "node1"}, {"10.0.1.3", "node2"}};
+  const Case cases[] = {
+      {"internalTrafficPolicy is set and there are local endpoints", "Local", "", with_local, 0, 0},
+      {"externalTrafficPolicy is set and there are local endpoints", "", "Local", with_local, 0, 0},
+      {"both policies are set and there are local endpoints", "Local", "Local", with_local, 0, 0},
+      {"internalTrafficPolicy is set and there are no local endpoints", "Local", "", remote_only, 1, 0},
+      {"externalTrafficPolicy is set and there are no local endpoints", "", "Local", remote_only, 0, 1},
+      {"both policies are set and there are no local endpoints", "Local", "Local", remote_only, 1, 1},
+      {"both policies are set and there are no endpoints at all", "Local", "Local", {}, 0, 0},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto svc = testing::makeService("ns1", "svc1", "172.30.1.1", {{.name = "", .port = 80, .node_port = 123}});
+    svc.internal_traffic_policy = c.itp;
+    if (!c.etp.empty()) {
+      svc.type = "NodePort";
+      svc.external_traffic_policy = c.etp;
+    }
+    std::vector<testing::EndpointSpec> eps;
+    for (const auto& [ip, node] : c.endpoints) eps.push_back({.ip = ip, .ready = true, .node = node});
+    tracker::ProxyStateTracker t({.family = IpFamily::kIPv4, .node_name = "test-node", .node_hints_enabled = false});
+    t.onServiceAdd(svc);
+    t.onEndpointSliceAdd(testing::makeSlice("ns1", "svc1", "svc1-1", eps, {{.name = "", .port = 80}}));
+    auto [snapshot, changes] = t.checkout();
+    const config::ProxierSettings settings = fakeSettings();
+    const NftablesPlan plan = planNftables(PlanInput{.snapshot = snapshot.get(), .settings = &settings,
+                                                     .service_cidrs = {}, .full_sync = true, .changes = &changes,
+                                                     .existing = nullptr, .stale_chains = nullptr,
+                                                     .first_sync = true, .now = {}});
+    EXPECT_EQ(plan.no_local_endpoints_internal, c.internal);
+    EXPECT_EQ(plan.no_local_endpoints_external, c.external);
+  }
+}
+
+}  // namespace
+}  // namespace kproxy::nftables
