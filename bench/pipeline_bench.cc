@@ -6,6 +6,7 @@
 
 #include "bench/workload.h"
 #include "modes/iptables/planner.h"
+#include "modes/nftables/planner.h"
 #include "src/api/decode.h"
 #include "src/config/kube_proxy_configuration.h"
 #include "src/config/proxier_settings.h"
@@ -61,6 +62,30 @@ iptables::IptablesPlan render(const tracker::ProxySnapshot& snapshot, const conf
   return iptables::planIptables(input);
 }
 
+// nftables mode: the whole table of a first (full) sync, as `render --proxy-mode nftables` plans it.
+nftables::NftablesPlan renderNftables(const tracker::ProxySnapshot& snapshot, const config::ProxierSettings& settings,
+                                      const tracker::UpdateResult& changes) {
+  nftables::PlanInput input{.snapshot = &snapshot,
+                            .settings = &settings,
+                            .service_cidrs = {*Cidr::parse("10.96.0.0/12")},
+                            .full_sync = true,
+                            .changes = &changes,
+                            .existing = nullptr,
+                            .stale_chains = nullptr,
+                            .first_sync = true,
+                            .now = {}};
+  return nftables::planNftables(input);
+}
+
+config::ProxierSettings nftablesSettingsFor(const Inputs& in, const api::ClusterState& state) {
+  config::KubeProxyConfiguration cfg = in.config;
+  cfg.mode = "nftables";
+  cfg.node_port_addresses = {"primary"};
+  const api::Node* node = state.nodes.empty() ? nullptr : state.nodes.front().get();
+  config::NodeFacts facts;
+  return config::buildProxierSettings(cfg, IpFamily::kIPv4, "node-0", node, facts)->settings;
+}
+
 void reportRss(benchmark::State& state) {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -93,6 +118,31 @@ void BM_Render(benchmark::State& state) {
   state.counters["payload_MB"] = static_cast<double>(bytes) / 1e6;
 }
 
+// The planner alone (objects, and the transaction of a first sync).
+void BM_PlanNftables(benchmark::State& state) {
+  const Inputs& in = inputsFor(static_cast<int>(state.range(0)));
+  auto cluster = parse(in);
+  auto [snapshot, changes] = track(cluster);
+  auto settings = nftablesSettingsFor(in, cluster);
+  for (auto _ : state) benchmark::DoNotOptimize(renderNftables(*snapshot, settings, changes));
+}
+
+// The planner plus the dump text render prints (the counterpart of BM_Render's payload).
+void BM_RenderNftables(benchmark::State& state) {
+  const Inputs& in = inputsFor(static_cast<int>(state.range(0)));
+  auto cluster = parse(in);
+  auto [snapshot, changes] = track(cluster);
+  auto settings = nftablesSettingsFor(in, cluster);
+  size_t bytes = 0;
+  for (auto _ : state) {
+    auto plan = renderNftables(*snapshot, settings, changes);
+    std::string text = plan.ruleset.dump();
+    bytes = text.size();
+    benchmark::DoNotOptimize(text);
+  }
+  state.counters["dump_MB"] = static_cast<double>(bytes) / 1e6;
+}
+
 void BM_ParseTrackRender(benchmark::State& state) {
   const Inputs& in = inputsFor(static_cast<int>(state.range(0)));
   for (auto _ : state) {
@@ -107,6 +157,8 @@ void BM_ParseTrackRender(benchmark::State& state) {
 BENCHMARK(BM_Parse)->Arg(1000)->Arg(10000)->Arg(50000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Track)->Arg(1000)->Arg(10000)->Arg(50000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Render)->Arg(1000)->Arg(10000)->Arg(50000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PlanNftables)->Arg(1000)->Arg(10000)->Arg(50000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RenderNftables)->Arg(1000)->Arg(10000)->Arg(50000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ParseTrackRender)->Arg(1000)->Arg(10000)->Arg(50000)->Unit(benchmark::kMillisecond);
 
 }  // namespace

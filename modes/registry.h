@@ -23,7 +23,7 @@
 
 namespace kproxy::modes {
 
-enum class ProxyMode { kIptables, kIpvs };
+enum class ProxyMode { kIptables, kIpvs, kNftables };
 
 // upstream: the sync runner of each mode (min interval, max interval) and the retry delay.
 struct SyncPeriods {
@@ -64,7 +64,7 @@ struct ModeEntry {
   void (*cleanup)(LiveClients& clients, const std::vector<IpFamily>& families, std::vector<std::string>* errors);
 };
 
-// Every mode, in upstream's order (iptables, ipvs).
+// Every mode, in upstream's order (iptables, ipvs, nftables).
 std::span<const ModeEntry> allModes();
 // The entry named `name` (the configuration's effective mode), or an error listing the modes:
 // "\"x\" is not one of iptables, ipvs" (callers say which field it came from).

@@ -33,6 +33,9 @@ class OfflineProxier {
   virtual void sync(const tracker::ProxySnapshot& snapshot, const tracker::UpdateResult& changes, bool full) = 0;
   // What the last sync left programmed.
   virtual void render(RenderSink& out) const = 0;
+  // What the last sync sends to the kernel (render --transaction), for modes that send
+  // transactions; others answer with an error.
+  virtual Status renderTransaction(RenderSink&) const { return Error("--transaction: only in nftables mode"); }
   // Bytes render() writes (render --timings).
   virtual size_t renderedSize() const = 0;
   // A tracer of the programmed state; `local_addresses` are this node's (LOCAL address type,

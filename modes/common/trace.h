@@ -18,19 +18,19 @@ struct TracePacket {
   IpAddress destination;
   int destination_port = 0;
   std::string protocol = "tcp";  // lower case: tcp, udp or sctp
-  std::string in_interface;      // "" = unknown: rules with -i never match
+  std::string in_interface;      // "" = unknown: rules matching an input interface never match
 };
 
-// One rule that matched (IPVS mode: a virtual server is reported as a match in table "ipvs").
+// One rule that matched.
 struct TraceMatch {
-  std::string table;
+  std::string table;    // iptables: nat / filter; nftables: "ip kube-proxy" / "ip6 kube-proxy"
   std::string chain;
-  std::string rule;     // the whole "-A CHAIN ..." line as written in the state
-  std::string comment;  // its --comment ("" when none)
-  std::string target;   // the -j / -g target
-  std::string dnat_to;  // DNAT: the --to-destination value
-  std::optional<double> probability;  // the statistic match's probability, when it has one
-  bool implied = false;  // the implied PREROUTING -> KUBE-SERVICES rule
+  std::string rule;     // the rule as written in the state
+  std::string comment;  // its comment ("" when none)
+  std::string target;   // what it did: the -j target / the nft verdict or action
+  std::string dnat_to;  // DNAT: the destination(s)
+  std::optional<double> probability;  // the chance that a random choice took this branch
+  bool implied = false;  // iptables: the implied PREROUTING -> KUBE-SERVICES rule
 };
 
 // One entry into a chain. Visits are listed in the order they were entered; `parent` is the
@@ -52,15 +52,17 @@ struct TraceOutput {
 struct TraceResult {
   std::vector<TraceOutput> outputs;
   bool masquerade = false;
-  std::vector<TraceMatch> masquerade_rules;  // the KUBE-MARK-MASQ rules that matched, in order
+  std::vector<TraceMatch> masquerade_rules;  // the rules that decided on masquerading, in order
   std::vector<TraceVisit> visits;
   bool implied_prerouting_jump = false;
-  // The destination the filter chains saw (after step 2).
+  // The destination the chains after DNAT saw.
   IpAddress filter_destination;
+  // How this mode marks for masquerading, for "masquerade: no (...)" ("jumped to KUBE-MARK-MASQ").
+  std::string masquerade_mechanism = "jumped to KUBE-MARK-MASQ";
 
   // Upstream's output string: the outputs joined with ", ".
   std::string outputString() const;
-  // "table/CHAIN" of every visit, in order.
+  // "table/chain" of every visit, in order.
   std::vector<std::string> chainNames() const;
   // ACCEPT, REJECT or DROP when a rule decided (the first such output), else "".
   std::string verdict() const;

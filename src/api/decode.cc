@@ -169,9 +169,13 @@ void ManifestSink::addEndpoints(LegacyEndpoints&& endpoints, ObjectContext&& ctx
   }
 }
 
+void ManifestSink::addServiceCIDR(std::shared_ptr<ServiceCIDR> cidr, ObjectContext&& ctx) {
+  if (keep<ServiceCIDR>("ServiceCIDR", cidr->meta, ctx, &checkServiceCIDR, *cidr)) service_cidrs_.push_back(std::move(cidr));
+}
+
 ManifestSink::Checkpoint ManifestSink::checkpoint() const {
   return Checkpoint{services_.size(), slices_.size(), nodes_.size(), endpoints_.size(), slice_owners_.size(),
-                    errors_.size()};
+                    errors_.size(), service_cidrs_.size()};
 }
 
 void ManifestSink::rollback(const Checkpoint& c) {
@@ -181,6 +185,7 @@ void ManifestSink::rollback(const Checkpoint& c) {
   endpoints_.resize(c.endpoints);
   slice_owners_.resize(c.slice_owners);
   errors_.resize(c.errors);
+  service_cidrs_.resize(c.service_cidrs);
 }
 
 DecodeResult ManifestSink::finish() && {
@@ -207,6 +212,7 @@ DecodeResult ManifestSink::finish() && {
     if (selectedByKubeProxy(slice->meta)) result.state.endpoint_slices.push_back(std::move(slice));
   }
   result.state.nodes.assign(nodes_.begin(), nodes_.end());
+  result.state.service_cidrs.assign(service_cidrs_.begin(), service_cidrs_.end());
   result.errors = std::move(errors_);
   result.syntax_error = syntax_error_;
   return result;

@@ -119,6 +119,8 @@ void checkService(const Service& service, std::vector<FieldProblem>& out);
 void checkEndpointSlice(const EndpointSlice& slice, std::vector<FieldProblem>& out);
 void checkNode(const Node& node, std::vector<FieldProblem>& out);
 void checkLegacyEndpoints(const LegacyEndpoints& endpoints, std::vector<FieldProblem>& out);
+// service_cidr.cc (kept apart from validate.cc).
+void checkServiceCIDR(const ServiceCIDR& cidr, std::vector<FieldProblem>& out);
 
 // ---------------------------------------------------------------------------------------------
 // Where decoded objects go (decode.cc).
@@ -158,10 +160,11 @@ class ManifestSink {
   void addEndpointSlice(std::shared_ptr<EndpointSlice> slice, ObjectContext&& ctx);
   void addNode(std::shared_ptr<Node> node, ObjectContext&& ctx);
   void addEndpoints(LegacyEndpoints&& endpoints, ObjectContext&& ctx);
+  void addServiceCIDR(std::shared_ptr<ServiceCIDR> cidr, ObjectContext&& ctx);
 
   // For dropping what a document added when it turns out to be unusable.
   struct Checkpoint {
-    size_t services, slices, nodes, endpoints, slice_owners, errors;
+    size_t services, slices, nodes, endpoints, slice_owners, errors, service_cidrs;
   };
   Checkpoint checkpoint() const;
   void rollback(const Checkpoint& c);
@@ -178,6 +181,7 @@ class ManifestSink {
   std::vector<std::shared_ptr<EndpointSlice>> slices_;
   std::vector<std::shared_ptr<Node>> nodes_;
   std::vector<LegacyEndpoints> endpoints_;
+  std::vector<std::shared_ptr<ServiceCIDR>> service_cidrs_;
   // (namespace, service-name label) of every EndpointSlice in the input, valid or not.
   std::vector<NamespacedName> slice_owners_;
   std::vector<Error> errors_;
@@ -648,6 +652,29 @@ void decodeNode(const V& v, int line, ManifestSink& sink) {
   sink.addNode(std::move(node), std::move(ctx));
 }
 
+// --- ServiceCIDR (networking.k8s.io/v1)
+
+template <class V>
+void decodeServiceCIDR(const V& v, int line, ManifestSink& sink) {
+  auto cidr = std::make_shared<ServiceCIDR>();
+  cidr->meta.source = SourceRef{sink.file(), line};
+  ObjectContext ctx(cidr->meta);
+  FieldPath root;
+  v.forEachField([&](std::string_view key, const V& value) {
+    if (key == "metadata") {
+      decodeMeta(value, root.child("metadata"), ctx, KeptLabels::kKubeProxys);
+    } else if (key == "spec") {
+      FieldPath spec = root.child("spec");
+      if (!asMap(value, spec, ctx)) return;
+      value.forEachField([&](std::string_view k, const V& field) {
+        if (k == "cidrs") readStringList(field, spec.child("cidrs"), ctx, cidr->cidrs, true);
+      });
+    }
+  });
+  cidr->meta.namespace_.clear();  // cluster-scoped
+  sink.addServiceCIDR(std::move(cidr), std::move(ctx));
+}
+
 // --- Endpoints (v1, legacy)
 
 template <class V>
@@ -772,6 +799,9 @@ void decodeDocument(const V& v, ManifestSink& sink, int depth = 0, std::string_v
     }
   } else if (api_version == "discovery.k8s.io/v1" && kind == "EndpointSlice") {
     decodeEndpointSlice(v, line, sink);
+  } else if ((api_version == "networking.k8s.io/v1" || api_version == "networking.k8s.io/v1beta1") &&
+             kind == "ServiceCIDR") {
+    decodeServiceCIDR(v, line, sink);
   }
 }
 

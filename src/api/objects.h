@@ -1,5 +1,5 @@
 // The Kubernetes objects kube-proxy reads, as plain structs: Service (v1), EndpointSlice
-// (discovery.k8s.io/v1), Node (v1). Only the fields kube-proxy (or its label selectors) use are
+// (discovery.k8s.io/v1), Node (v1), ServiceCIDR (networking.k8s.io/v1). Only the fields kube-proxy (or its label selectors) use are
 // kept. Values are stored as the API carries them (strings for IPs), after the API server's
 // defaulting; validate.h checks them and the tracker parses them the way upstream does.
 #pragma once
@@ -160,12 +160,20 @@ struct Node {
   std::vector<NodeAddress> addresses;  // status.addresses
 };
 
+// networking.k8s.io/v1 ServiceCIDR: a range cluster IPs are allocated from. Cluster-scoped.
+// nftables mode drops traffic to addresses inside these ranges that no Service holds.
+struct ServiceCIDR {
+  ObjectMeta meta;
+  std::vector<std::string> cidrs;  // spec.cidrs: one, or one of each IP family
+};
+
 // Everything decoded from a set of manifests. Legacy v1 Endpoints are converted to
 // EndpointSlices by the decoder (see decode.h).
 struct ClusterState {
   std::vector<std::shared_ptr<const Service>> services;
   std::vector<std::shared_ptr<const EndpointSlice>> endpoint_slices;
   std::vector<std::shared_ptr<const Node>> nodes;
+  std::vector<std::shared_ptr<const ServiceCIDR>> service_cidrs;
 };
 
 }  // namespace kproxy::api

@@ -38,6 +38,7 @@ std::optional<LiveContext> openLiveContext(const LiveVerbOptions& options, std::
   ctx.config = std::move(loaded->config);
   ctx.warnings = std::move(loaded->warnings);
   if (!options.proxy_mode.empty()) ctx.config.mode = options.proxy_mode;
+  config::applyModeDefaults(ctx.config);
   auto mode = modes::findMode(ctx.config.effectiveMode());
   if (!mode.ok()) {
     errors->push_back((options.proxy_mode.empty() ? "mode: " : "--proxy-mode: ") + mode.error().message);

@@ -16,7 +16,8 @@ void feedClusterState(tracker::ProxyStateTracker& tracker, const api::ClusterSta
   watch::emitDifference(previous, current, feed, tracker.nodeName());
 }
 
-std::optional<OfflineSyncs> runOfflineSyncs(const RenderOptions& options, bool for_trace, std::string& err) {
+std::optional<OfflineSyncs> runOfflineSyncs(const RenderOptions& options, bool for_trace, std::string& err,
+                                            const OfflineSyncObserver& after_each_sync) {
   std::vector<std::string> errors;
   auto fail = [&]() -> std::optional<OfflineSyncs> {
     for (const auto& e : errors) err += "error: " + e + "\n";
@@ -38,6 +39,7 @@ std::optional<OfflineSyncs> runOfflineSyncs(const RenderOptions& options, bool f
   config::KubeProxyConfiguration cfg = loaded->config;
   for (const auto& w : loaded->warnings) err += "warning: " + w + "\n";
   if (!options.proxy_mode.empty()) cfg.mode = options.proxy_mode;
+  config::applyModeDefaults(cfg);
   auto mode = modes::findMode(cfg.effectiveMode());
   if (!mode.ok()) {
     errors.push_back((options.proxy_mode.empty() ? "mode: " : "--proxy-mode: ") + mode.error().message);
@@ -100,6 +102,7 @@ std::optional<OfflineSyncs> runOfflineSyncs(const RenderOptions& options, bool f
     const auto render_start = TimingClock::now();
     out.proxier->sync(*snapshot, changes, full);
     render_ms += msSince(render_start);
+    if (after_each_sync) after_each_sync(*out.proxier);
   }
   for (const auto& w : settings->warnings) err += "warning: " + w + "\n";
   if (options.timings) {

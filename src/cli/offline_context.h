@@ -5,6 +5,7 @@
 // `kproxy render` prints.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,10 +31,14 @@ struct OfflineSyncs {
 void feedClusterState(tracker::ProxyStateTracker& tracker, const api::ClusterState& previous,
                       const api::ClusterState& current);
 
+// Called after every offline sync, in order (tests look at each sync's plan).
+using OfflineSyncObserver = std::function<void(const modes::OfflineProxier&)>;
+
 // Loads `options` (its `files` must not be empty) and syncs them through the mode's offline
 // proxier (`for_trace`: one that can trace). Appends "warning: ..." lines to `err` as they
 // arise (and with options.timings one "timings: ..." line); on bad input appends one
 // "error: ..." line per problem and returns nullopt.
-std::optional<OfflineSyncs> runOfflineSyncs(const RenderOptions& options, bool for_trace, std::string& err);
+std::optional<OfflineSyncs> runOfflineSyncs(const RenderOptions& options, bool for_trace, std::string& err,
+                                            const OfflineSyncObserver& after_each_sync = {});
 
 }  // namespace kproxy::cli

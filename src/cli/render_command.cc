@@ -11,14 +11,14 @@ namespace {
 // On stdout: each section's header line (when it has one), then its pieces.
 class StdoutSink final : public modes::RenderSink {
  public:
-  explicit StdoutSink(const OutputSink& out) : out_(out) {}
+  explicit StdoutSink(OutputSink out) : out_(std::move(out)) {}
   void section(std::string_view, std::string_view header) override {
     if (!header.empty()) out_(header);
   }
   void write(std::string_view piece) override { out_(piece); }
 
  private:
-  const OutputSink& out_;
+  OutputSink out_;
 };
 
 // --output-dir: one file per section; the first problem is kept.
@@ -65,13 +65,33 @@ int runRender(const RenderOptions& options, const OutputSink& out, std::string& 
   }
   auto synced = runOfflineSyncs(options, /*for_trace=*/false, err);
   if (!synced) return 2;
+  // What to print: the state after the last sync, or (--transaction) what that sync sends.
+  auto print = [&](modes::RenderSink& sink) -> Status {
+    if (options.transaction) return synced->proxier->renderTransaction(sink);
+    synced->proxier->render(sink);
+    return okStatus();
+  };
   if (!options.output_dir.empty()) {
     DirectorySink files(options.output_dir);
-    synced->proxier->render(files);
+    if (auto s = print(files); !s.ok()) {
+      err += "error: " + s.error().message + "\n";
+      return 2;
+    }
     if (std::string problem = files.finish(); !problem.empty()) {
       err += "error: " + problem + "\n";
       return 1;
     }
+    return 0;
+  }
+  if (options.transaction) {
+    // Collected first: a mode without transactions prints nothing on stdout.
+    std::string text;
+    StdoutSink collect([&text](std::string_view piece) { text.append(piece); });
+    if (auto s = print(collect); !s.ok()) {
+      err += "error: " + s.error().message + "\n";
+      return 2;
+    }
+    out(text);
     return 0;
   }
   StdoutSink stdout_sink(out);

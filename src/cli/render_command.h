@@ -17,9 +17,11 @@ struct RenderOptions {
   std::string ip_family = "ipv4";      // --ip-family ipv4|ipv6
   std::vector<std::string> from;       // --from (earlier states, in order)
   bool full_sync = false;              // --full-sync
+  bool transaction = false;            // --transaction (nftables): what the last sync sends, not the table
   bool timings = false;                // --timings: time of each stage on stderr
   // --output-dir: write the output into files there instead of `out` (created if missing).
-  // ipvs mode: ipvsadm.txt, ipset.txt, kube-ipvs0.txt, iptables.txt; iptables mode: iptables.txt.
+  // ipvs mode: ipvsadm.txt, ipset.txt, kube-ipvs0.txt, iptables.txt; iptables mode: iptables.txt;
+  // nftables mode: nftables.txt (or transaction.txt with --transaction).
   std::string output_dir;
 };
 
@@ -30,7 +32,11 @@ using OutputSink = std::function<void(std::string_view)>;
 // iptables mode (the default) writes the iptables-restore input. ipvs mode (`mode: ipvs` in the
 // configuration, or --proxy-mode ipvs, which wins) writes four sections, each introduced by one
 // "#" line: the virtual servers as `ipvsadm -S -n` saves them, the IP sets as `ipset save` prints
-// them, the kube-ipvs0 commands, and the iptables-restore input of IPVS mode.
+// them, the kube-ipvs0 commands, and the iptables-restore input of IPVS mode. nftables mode
+// (`mode: nftables`, or --proxy-mode nftables) writes the table `kube-proxy` as the last sync
+// leaves it, one `add ...` command per line in the form of knftables' fake dumps (`nft -f`
+// input); with --transaction, what the last sync sends instead: a "# ..." line, then the
+// transaction deleting stale chains when there is one, another, then the sync's transaction.
 // Returns the exit code: 0 success, 2 bad input (then nothing was written to `out`), 1 when
 // --output-dir could not be written.
 int runRender(const RenderOptions& options, const OutputSink& out, std::string& err);

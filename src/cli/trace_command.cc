@@ -18,8 +18,8 @@
 namespace kproxy::cli {
 namespace {
 
-using iptables::TraceMatch;
-using iptables::TraceResult;
+using tracing::TraceMatch;
+using tracing::TraceResult;
 
 // This machine's interface addresses (getifaddrs), for --rules without --node-facts.
 std::vector<IpAddress> hostAddresses() {
@@ -140,7 +140,7 @@ std::string describe(const TraceMatch& m) {
   return s;
 }
 
-std::string formatText(const iptables::TracePacket& packet, const TraceResult& r) {
+std::string formatText(const tracing::TracePacket& packet, const TraceResult& r) {
   std::string out = "packet: " + packet.protocol + " " + packet.source.toString() + " -> " +
                     joinHostPort(packet.destination, packet.destination_port);
   if (!packet.in_interface.empty()) out += " in on " + packet.in_interface;
@@ -169,7 +169,7 @@ std::string formatText(const iptables::TracePacket& packet, const TraceResult& r
   if (endpoints == 0) {
     out += "endpoints: none\n";
   } else {
-    out += "endpoints (each branch of the statistic rules, with the probability it is chosen):\n";
+    out += "endpoints (each branch of the random choice, with the probability it is chosen):\n";
     for (const auto& o : r.outputs) {
       if (o.is_endpoint) out += "  " + o.value + "  " + number(o.probability * 100.0, "%.2f") + "%\n";
     }
@@ -178,7 +178,8 @@ std::string formatText(const iptables::TracePacket& packet, const TraceResult& r
     out += "masquerade: yes (the backend sees this node's address as the source), marked by:\n";
     for (const auto& m : r.masquerade_rules) out += "  " + m.table + " " + m.chain + " " + describe(m) + ": " + m.rule + "\n";
   } else {
-    out += "masquerade: no (no rule jumped to KUBE-MARK-MASQ; the backend sees the client's source address)\n";
+    out += "masquerade: no (no rule " + r.masquerade_mechanism +
+           "; the backend sees the client's source address)\n";
   }
   const std::string verdict = r.verdict();
   out += "verdict: ";
@@ -258,12 +259,13 @@ int runTrace(const TraceOptions& options, std::string& out, std::string& err) {
     errors.push_back("trace: one of -f FILE... or --rules FILE is required");
   }
   if (from_rules && options.files.empty()) {
+    if (!options.proxy_mode.empty()) errors.push_back("--proxy-mode: only with -f (--rules is iptables text)");
     if (!options.from.empty()) errors.push_back("--from: only with -f");
     if (!options.config_path.empty()) errors.push_back("--config: only with -f");
     if (!options.hostname_override.empty()) errors.push_back("--hostname-override: only with -f");
     if (!options.proxy_mode.empty()) errors.push_back("--proxy-mode: only with -f");
   }
-  iptables::TracePacket packet;
+  tracing::TracePacket packet;
   auto parseAddress = [&](const std::string& flag, const std::string& text, IpAddress* ip) {
     if (text.empty()) {
       errors.push_back(flag + " is required");
@@ -372,7 +374,7 @@ Verb addTraceVerb(CLI::App& app) {
       ->allow_extra_args(false);
   cmd->add_option("--config", options->config_path, "KubeProxyConfiguration file (with -f)");
   cmd->add_option("--hostname-override", options->hostname_override, "This node's name (with -f)");
-  cmd->add_option("--proxy-mode", options->proxy_mode, "iptables (with -f; overrides the config file)");
+  cmd->add_option("--proxy-mode", options->proxy_mode, "iptables or nftables (with -f; overrides the config file)");
   cmd->add_option("--ip-family", options->ip_family, "ipv4 or ipv6 (default: the family of --dst)");
   cmd->add_option("--from", options->from, "Earlier complete cluster states, synced in order before -f")
       ->allow_extra_args(false);

@@ -8,7 +8,10 @@
 //    whole kernel state (its nat and filter tables). When nat PREROUTING has no jump to
 //    KUBE-SERVICES (a payload, or a dump of only the KUBE chains), kube-proxy's jump is implied,
 //    so nat KUBE-SERVICES is traced as upstream's tracer traces it.
-// Local addresses (--src-type / --dst-type LOCAL): the node facts' localAddresses
+// In nftables mode (`mode: nftables` in --config, or --proxy-mode nftables) the table that render
+// prints is traced with nftables semantics (modes/nftables/tracer.h); --rules takes iptables
+// text only.
+// Local addresses (--src-type / --dst-type LOCAL, fib ... type local): the node facts' localAddresses
 // (--node-facts, or render's defaults with -f); with --rules and no facts file, this machine's
 // own interface addresses.
 #pragma once
@@ -23,7 +26,7 @@ struct TraceOptions {
   std::string config_path;         // --config
   std::string node_facts_path;     // --node-facts
   std::string hostname_override;   // --hostname-override
-  std::string proxy_mode;          // --proxy-mode (overrides the config file)
+  std::string proxy_mode;          // --proxy-mode (overrides the config file; with -f)
   std::string ip_family;           // --ip-family ipv4|ipv6; "" = the family of --dst
   std::vector<std::string> from;   // --from
   std::string rules_path;          // --rules ("-" = stdin)

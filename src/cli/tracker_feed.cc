@@ -33,6 +33,10 @@ void TrackerFeed::onNode(const watch::ObjectEvent<api::Node>& e) {
   for (size_t i = 0; i < trackers_.size(); ++i) changed(i, trackers_[i]->onNodeUpdate(e.current.get()));
 }
 
+void TrackerFeed::onServiceCIDR(const watch::ObjectEvent<api::ServiceCIDR>& e) {
+  for (size_t i = 0; i < trackers_.size(); ++i) changed(i, trackers_[i]->onServiceCIDRUpdate(e.previous, e.current));
+}
+
 void TrackerFeed::onSynced(watch::ObjectKind kind) {
   if (kind == watch::ObjectKind::kService) services_synced_ = true;
   if (kind == watch::ObjectKind::kEndpointSlice) slices_synced_ = true;

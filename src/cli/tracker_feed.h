@@ -19,6 +19,7 @@ class TrackerFeed final : public watch::ObjectEventSink {
   void onService(const watch::ObjectEvent<api::Service>& e) override;
   void onEndpointSlice(const watch::ObjectEvent<api::EndpointSlice>& e) override;
   void onNode(const watch::ObjectEvent<api::Node>& e) override;
+  void onServiceCIDR(const watch::ObjectEvent<api::ServiceCIDR>& e) override;
   void onSynced(watch::ObjectKind kind) override;
 
   bool servicesSynced() const { return services_synced_; }

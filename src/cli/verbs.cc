@@ -20,15 +20,17 @@ Verb addRenderVerb(CLI::App& app) {
   cmd->add_option("--config", options->config_path, "KubeProxyConfiguration file");
   cmd->add_option("--node-facts", options->node_facts_path, "Node facts YAML (addresses, iptables features)");
   cmd->add_option("--hostname-override", options->hostname_override, "This node's name");
-  cmd->add_option("--proxy-mode", options->proxy_mode, "iptables or ipvs (overrides the config file)");
+  cmd->add_option("--proxy-mode", options->proxy_mode, "iptables, ipvs or nftables (overrides the config file)");
   cmd->add_option("--ip-family", options->ip_family, "ipv4 or ipv6")->capture_default_str();
   cmd->add_option("--from", options->from, "Earlier complete cluster states, synced in order before -f")
       ->allow_extra_args(false);
   cmd->add_flag("--full-sync", options->full_sync, "Print the next sync as a full sync");
+  cmd->add_flag("--transaction", options->transaction,
+                "nftables: print the transaction(s) the last sync sends instead of the whole table");
   cmd->add_flag("--timings", options->timings, "Print the time of each stage (parse, track, render) to stderr");
   cmd->add_option("--output-dir", options->output_dir,
                   "Write files to this directory instead of stdout (ipvs: ipvsadm.txt, ipset.txt, kube-ipvs0.txt, "
-                  "iptables.txt; iptables: iptables.txt)");
+                  "iptables.txt; iptables: iptables.txt; nftables: nftables.txt or transaction.txt)");
   return {cmd, [options] {
             std::string err;
             int code = runRender(*options, writeStdout, err);

@@ -936,7 +936,7 @@ Result<CompletedConfiguration> completeConfiguration(const KubeProxyFlags& flags
   }
   // upstream platformApplyDefaults (Linux).
   if (cfg.mode.empty()) cfg.mode = "iptables";
-  if (cfg.mode == "nftables" && cfg.node_port_addresses.empty()) cfg.node_port_addresses = {"primary"};
+  applyModeDefaults(cfg);
   if (cfg.detect_local_mode.empty()) cfg.detect_local_mode = "ClusterCIDR";
   // upstream processHostnameOverrideFlag: the flag always wins.
   if (!flags.hostname_override.empty()) {

@@ -866,6 +866,10 @@ Result<DecodedConfiguration> decodeConfiguration(std::string_view bytes, std::st
   }
 }
 
+void applyModeDefaults(KubeProxyConfiguration& c) {
+  if (c.effectiveMode() == "nftables" && c.node_port_addresses.empty()) c.node_port_addresses = {"primary"};
+}
+
 std::string encodeConfiguration(const KubeProxyConfiguration& c) {
   // upstream: --write-config-to marshals to JSON and then to YAML, so the keys come out sorted.
   YamlWriter w;

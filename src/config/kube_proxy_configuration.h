@@ -139,4 +139,8 @@ std::vector<Error> validateConfiguration(const KubeProxyConfiguration& config);
 // Writes the configuration as a complete v1alpha1 YAML document (for --write-config-to).
 std::string encodeConfiguration(const KubeProxyConfiguration& config);
 
+// upstream platformApplyDefaults (Linux), the part that depends on the mode, applied once the mode
+// is final (after --proxy-mode): nftables mode's nodePortAddresses default to the node's IPs.
+void applyModeDefaults(KubeProxyConfiguration& config);
+
 }  // namespace kproxy::config

@@ -88,6 +88,18 @@ void ProxyServer::onNode(const watch::ObjectEvent<api::Node>& e) {
   if (observer_ != nullptr) observer_->onNode(e.current.get());
 }
 
+void ProxyServer::onServiceCIDR(const watch::ObjectEvent<api::ServiceCIDR>& e) {
+  const bool initialized = services_synced_ && slices_synced_;
+  for (auto& f : families_) {
+    bool pending;
+    {
+      std::lock_guard lock(f->tracker_mu);
+      pending = f->tracker->onServiceCIDRUpdate(e.previous, e.current);
+    }
+    requestSync(*f, pending, initialized);
+  }
+}
+
 void ProxyServer::onSynced(watch::ObjectKind kind) {
   const bool was = services_synced_ && slices_synced_;
   if (kind == watch::ObjectKind::kService) services_synced_ = true;

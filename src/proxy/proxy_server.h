@@ -107,6 +107,7 @@ class ProxyServer final : public watch::ObjectEventSink {
   void onService(const watch::ObjectEvent<api::Service>& e) override;
   void onEndpointSlice(const watch::ObjectEvent<api::EndpointSlice>& e) override;
   void onNode(const watch::ObjectEvent<api::Node>& e) override;
+  void onServiceCIDR(const watch::ObjectEvent<api::ServiceCIDR>& e) override;
   void onSynced(watch::ObjectKind kind) override;
 
   // Each proxier's node setup (upstream NewProxier); the first error.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "src/api/objects.h"
+#include "src/util/ip.h"
 #include "src/tracker/endpoints_change_tracker.h"
 #include "src/tracker/service_change_tracker.h"
 
@@ -20,6 +21,8 @@ struct ProxySnapshot {
   std::map<std::string, std::string> node_labels;
   ServicePortMap services;
   EndpointsMap endpoints;
+  // This family's ServiceCIDR ranges (networking.k8s.io/v1), distinct and sorted.
+  std::vector<Cidr> service_cidrs;
 
   // The endpoints of a service port (empty list when it has none).
   const EndpointList& endpointsOf(const ServicePortName& name) const;
@@ -33,6 +36,8 @@ struct UpdateResult {
   // This node's labels changed (or the Node went away) since the last checkout: topology may
   // differ everywhere, so upstream forces a full sync.
   bool node_labels_changed = false;
+  // The ServiceCIDR ranges of this family changed since the last checkout.
+  bool service_cidrs_changed = false;
 
   // Services whose own chains must be rewritten in a partial sync.
   bool serviceUpdated(const api::NamespacedName& name) const {
@@ -65,9 +70,13 @@ class ProxyStateTracker {
   }
   // This node's Node object (other nodes are ignored); null when it was deleted.
   bool onNodeUpdate(const api::Node* node);
+  // A ServiceCIDR was added or changed (`current`), or deleted (`current` null, `previous` set).
+  // True when this family's ranges changed.
+  bool onServiceCIDRUpdate(const std::shared_ptr<const api::ServiceCIDR>& previous,
+                           const std::shared_ptr<const api::ServiceCIDR>& current);
 
   bool hasPendingChanges() const {
-    return services_.hasPending() || endpoints_.hasPending() || node_labels_changed_;
+    return services_.hasPending() || endpoints_.hasPending() || node_labels_changed_ || service_cidrs_changed_;
   }
 
   // Applies everything pending and returns the new snapshot with what changed.
@@ -84,6 +93,9 @@ class ProxyStateTracker {
   EndpointsMap endpoints_map_;
   std::map<std::string, std::string> node_labels_;
   bool node_labels_changed_ = false;
+  std::map<std::string, std::shared_ptr<const api::ServiceCIDR>> service_cidr_objects_;  // by name
+  std::vector<Cidr> service_cidrs_;
+  bool service_cidrs_changed_ = false;
 };
 
 }  // namespace kproxy::tracker

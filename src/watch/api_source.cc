@@ -100,6 +100,8 @@ Reflector::Stats ApiObjectSource::stats(ObjectKind kind) const {
       return slice_reflector_->stats();
     case ObjectKind::kNode:
       return node_reflector_->stats();
+    case ObjectKind::kServiceCIDR:
+      return {};  // not watched from the API yet (nftables mode's live part)
   }
   return {};
 }

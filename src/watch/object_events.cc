@@ -61,6 +61,9 @@ void emitDifference(const api::ClusterState& previous, const api::ClusterState& 
   for (const auto& n : current.nodes)
     if (node_name.empty() || n->meta.name == node_name) after_nodes.push_back(n);
   diffKind(before_nodes, after_nodes, sameNode, [&](const ObjectEvent<api::Node>& e) { sink.onNode(e); });
+  diffKind(previous.service_cidrs, current.service_cidrs,
+           [](const api::ServiceCIDR& a, const api::ServiceCIDR& b) { return a.cidrs == b.cidrs; },
+           [&](const ObjectEvent<api::ServiceCIDR>& e) { sink.onServiceCIDR(e); });
 }
 
 }  // namespace kproxy::watch

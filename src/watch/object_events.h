@@ -9,7 +9,7 @@
 
 namespace kproxy::watch {
 
-enum class ObjectKind { kService, kEndpointSlice, kNode };
+enum class ObjectKind { kService, kEndpointSlice, kNode, kServiceCIDR };
 
 template <typename T>
 struct ObjectEvent {
@@ -23,6 +23,8 @@ class ObjectEventSink {
   virtual void onService(const ObjectEvent<api::Service>& event) = 0;
   virtual void onEndpointSlice(const ObjectEvent<api::EndpointSlice>& event) = 0;
   virtual void onNode(const ObjectEvent<api::Node>& event) = 0;
+  // networking.k8s.io/v1 ServiceCIDRs (nftables mode); sinks that do not use them ignore them.
+  virtual void onServiceCIDR(const ObjectEvent<api::ServiceCIDR>&) {}
   // The initial list of `kind` has been delivered (upstream: OnServiceSynced etc.).
   virtual void onSynced(ObjectKind kind) = 0;
 };

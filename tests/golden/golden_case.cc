@@ -160,7 +160,10 @@ std::vector<GoldenCase> discoverGoldenCases(const fs::path& mode_dir) {
       step.full_sync = i == 0 || case_full;
       problem = applyArgs(readArgs(step_dirs[i] / "args"), step.options, step.full_sync);
       if (!problem.empty()) break;
-      if (!fs::exists(step_dirs[i] / "cluster.yaml") || !fs::exists(step_dirs[i] / "expected.txt")) {
+      step.has_expected = fs::exists(step_dirs[i] / "expected.txt");
+      const bool flows_instead = !step.has_expected && fs::exists(step_dirs[i] / "flows.yaml") &&
+                                 mode_dir.filename() == "nftables";
+      if (!fs::exists(step_dirs[i] / "cluster.yaml") || (!step.has_expected && !flows_instead)) {
         problem = "missing cluster.yaml or expected.txt in " + step_dirs[i].string();
         break;
       }

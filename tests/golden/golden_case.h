@@ -17,6 +17,7 @@ struct GoldenStep {
   std::filesystem::path dir;        // holds cluster.yaml and expected.txt
   cli::RenderOptions options;       // ready to pass to runRender
   bool full_sync = false;           // whether this step's payload is a full sync
+  bool has_expected = true;         // expected.txt exists (a step may have only flows.yaml: a trace case)
 };
 
 struct GoldenCase {
@@ -28,7 +29,8 @@ struct GoldenCase {
   std::vector<std::string> nfacct_counters;  // from node-facts.yaml, for the kernel test
 };
 
-// All cases of a mode, sorted by name. Problems in a case folder (missing files, bad args) are
+// All cases of a mode, sorted by name. Every step needs cluster.yaml and expected.txt, except
+// that in nftables cases a step may have flows.yaml instead of expected.txt (a trace-only step). Problems in a case folder (missing files, bad args) are
 // reported as a case with an empty `steps` and the message in `upstream` prefixed by "ERROR: ".
 std::vector<GoldenCase> discoverGoldenCases(const std::filesystem::path& mode_dir);
 

@@ -12,6 +12,7 @@
 
 #include "modes/common/restore_text.h"
 #include "tests/golden/golden_case.h"
+#include "tests/golden/golden_checks.h"
 #include "tests/golden/normalize.h"
 #include "src/util/text_diff.h"
 
@@ -20,26 +21,6 @@ namespace {
 namespace fs = std::filesystem;
 
 const fs::path kIptablesDir = fs::path(KPROXY_SOURCE_DIR) / "testdata/golden/iptables";
-
-std::string replaceAll(std::string text, std::string_view from, std::string_view to) {
-  size_t pos = 0;
-  while ((pos = text.find(from, pos)) != std::string::npos) {
-    text.replace(pos, from.size(), to);
-    pos += to.size();
-  }
-  return text;
-}
-
-// The fake proxier's mark text, as upstream's expectations show it.
-std::string withFakeMark(const std::string& payload) { return replaceAll(payload, "0x00004000", "0x4000"); }
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(line);
-  return out;
-}
 
 // For compare mode `endpoints`: the DNAT targets reached from the SVC chains, the SVL chains,
 // and of every SEP chain.
@@ -90,49 +71,6 @@ std::string stripCommentLines(const std::string& text) {
     out += line + "\n";
   }
   return out;
-}
-
-// For compare mode `checks`: returns one message per failed assertion.
-std::vector<std::string> runChecks(const std::string& expectations, const std::string& payload) {
-  std::vector<std::string> failures;
-  const auto out_lines = lines(payload);
-  for (const auto& check : lines(expectations)) {
-    if (check.empty() || check[0] == '#') continue;
-    auto colon = check.find(": ");
-    if (colon == std::string::npos) {
-      failures.push_back("bad check line: " + check);
-      continue;
-    }
-    std::string kind = check.substr(0, colon);
-    std::string arg = check.substr(colon + 2);
-    if (kind == "contains-line") {
-      if (std::find(out_lines.begin(), out_lines.end(), arg) == out_lines.end())
-        failures.push_back("missing line: " + arg);
-    } else if (kind == "contains") {
-      if (payload.find(arg) == std::string::npos) failures.push_back("missing text: " + arg);
-    } else if (kind == "not-contains") {
-      if (payload.find(arg) != std::string::npos) failures.push_back("unexpected text: " + arg);
-    } else if (kind == "count") {
-      auto space = arg.find(' ');
-      auto bar = arg.find('|', space == std::string::npos ? 0 : space);
-      if (space == std::string::npos || bar == std::string::npos) {
-        failures.push_back("bad count line: " + check);
-        continue;
-      }
-      long expected = std::strtol(arg.substr(0, space).c_str(), nullptr, 10);
-      std::string prefix = arg.substr(space + 1, bar - space - 1);
-      std::string text = arg.substr(bar + 1);
-      long n = 0;
-      for (const auto& l : out_lines)
-        if (l.rfind(prefix, 0) == 0 && l.find(text) != std::string::npos) ++n;
-      if (n != expected)
-        failures.push_back("count of lines starting \"" + prefix + "\" containing \"" + text + "\": expected " +
-                           std::to_string(expected) + ", got " + std::to_string(n));
-    } else {
-      failures.push_back("unknown check: " + check);
-    }
-  }
-  return failures;
 }
 
 class IptablesGoldenTest : public ::testing::TestWithParam<GoldenCase> {};

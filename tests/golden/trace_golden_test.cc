@@ -19,6 +19,17 @@ namespace {
 namespace fs = std::filesystem;
 
 const fs::path kTraceDir = fs::path(KPROXY_SOURCE_DIR) / "testdata/golden/trace";
+// nftables cases with a flows.yaml (in the case folder or a step folder) are trace cases too.
+const fs::path kNftablesDir = fs::path(KPROXY_SOURCE_DIR) / "testdata/golden/nftables";
+
+bool hasFlows(const fs::path& dir) {
+  if (fs::exists(dir / "flows.yaml")) return true;
+  if (!fs::is_directory(dir / "steps")) return false;
+  for (const auto& entry : fs::directory_iterator(dir / "steps")) {
+    if (fs::exists(entry.path() / "flows.yaml")) return true;
+  }
+  return false;
+}
 
 struct Flow {
   std::string name;
@@ -38,6 +49,7 @@ struct TraceStep {
 
 struct TraceCase {
   std::string name;
+  std::string mode;      // "iptables" (testdata/golden/trace) or "nftables"
   std::string upstream;  // first line of UPSTREAM; "ERROR: ..." when the folder is malformed
   std::vector<TraceStep> steps;
 };
@@ -73,9 +85,10 @@ Result<std::vector<Flow>> loadFlows(const fs::path& path) {
   return flows;
 }
 
-TraceCase loadCase(const fs::path& dir) {
+TraceCase loadCase(const fs::path& dir, const std::string& mode) {
   TraceCase c;
   c.name = dir.filename().string();
+  c.mode = mode;
   auto error = [&](const std::string& message) {
     c.upstream = "ERROR: " + message;
     c.steps.clear();
@@ -117,6 +130,12 @@ TraceCase loadCase(const fs::path& dir) {
     TraceStep step{.name = sd.filename().string(), .options = base, .flows = {}};
     step.options.files = {(sd / "cluster.yaml").string()};
     step.options.from = earlier;
+    if (mode == "nftables" && !fs::exists(sd / "flows.yaml")) {
+      // A step that only brings the cluster to the next traced state.
+      earlier.push_back((sd / "cluster.yaml").string());
+      c.steps.push_back(std::move(step));
+      continue;
+    }
     auto flows = loadFlows(sd / "flows.yaml");
     if (!flows.ok()) return error(flows.error().message);
     step.flows = *flows;
@@ -127,18 +146,26 @@ TraceCase loadCase(const fs::path& dir) {
   return c;
 }
 
-std::vector<TraceCase> discoverTraceCases() {
+std::vector<TraceCase> discoverTraceCases(const fs::path& root, const std::string& mode) {
   std::vector<fs::path> dirs;
-  if (fs::is_directory(kTraceDir)) {
-    for (const auto& entry : fs::directory_iterator(kTraceDir)) {
-      if (entry.is_directory()) dirs.push_back(entry.path());
+  if (fs::is_directory(root)) {
+    for (const auto& entry : fs::directory_iterator(root)) {
+      if (entry.is_directory() && (mode != "nftables" || hasFlows(entry.path()))) dirs.push_back(entry.path());
     }
   }
   std::sort(dirs.begin(), dirs.end());
   std::vector<TraceCase> cases;
-  for (const auto& d : dirs) cases.push_back(loadCase(d));
+  for (const auto& d : dirs) cases.push_back(loadCase(d, mode));
   return cases;
 }
+
+std::vector<TraceCase> discoverTraceCases() {
+  auto cases = discoverTraceCases(kTraceDir, "iptables");
+  for (auto& c : discoverTraceCases(kNftablesDir, "nftables")) cases.push_back(std::move(c));
+  return cases;
+}
+
+std::string upstreamPrefix(const std::string& mode) { return "pkg/proxy/" + mode + "/proxier_test.go "; }
 
 struct Traced {
   std::string output;  // outputs joined with ", "
@@ -169,7 +196,7 @@ class TraceGoldenTest : public ::testing::TestWithParam<TraceCase> {};
 TEST_P(TraceGoldenTest, ReproducesUpstreamFlows) {
   const TraceCase& c = GetParam();
   ASSERT_EQ(c.upstream.rfind("ERROR: ", 0), std::string::npos) << c.name << ": " << c.upstream;
-  ASSERT_EQ(c.upstream.rfind("pkg/proxy/iptables/proxier_test.go Test", 0), 0u)
+  ASSERT_EQ(c.upstream.rfind(upstreamPrefix(c.mode) + "Test", 0), 0u)
       << c.name << ": UPSTREAM must name the upstream test";
   for (const auto& step : c.steps) {
     SCOPED_TRACE("step " + (step.name.empty() ? std::string("(single)") : step.name));
@@ -199,7 +226,7 @@ TEST_P(TraceGoldenTest, ReproducesUpstreamFlows) {
 }
 
 std::string caseName(const ::testing::TestParamInfo<TraceCase>& info) {
-  std::string name = info.param.name;
+  std::string name = (info.param.mode == "nftables" ? "nftables_" : "") + info.param.name;
   for (char& ch : name) {
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   }
@@ -212,8 +239,8 @@ INSTANTIATE_TEST_SUITE_P(Trace, TraceGoldenTest, ::testing::ValuesIn(discoverTra
 TEST(TraceGoldenCases, CoverTheUpstreamFlowTests) {
   std::set<std::string> tests;
   size_t flows = 0;
-  for (const auto& c : discoverTraceCases()) {
-    std::string test = c.upstream.substr(std::string("pkg/proxy/iptables/proxier_test.go ").size());
+  for (const auto& c : discoverTraceCases(kTraceDir, "iptables")) {
+    std::string test = c.upstream.substr(upstreamPrefix("iptables").size());
     tests.insert(test.substr(0, test.find('/')));
     for (const auto& s : c.steps) flows += s.flows.size();
   }
@@ -225,6 +252,26 @@ TEST(TraceGoldenCases, CoverTheUpstreamFlowTests) {
     EXPECT_EQ(tests.count(name), 1u) << name;
   }
   EXPECT_GE(flows, 240u);
+}
+
+// Every test of upstream's nftables proxier_test.go with packet-flow expectations has its cases.
+TEST(TraceGoldenCases, CoverTheUpstreamNftablesFlowTests) {
+  std::set<std::string> tests;
+  size_t flows = 0;
+  for (const auto& c : discoverTraceCases(kNftablesDir, "nftables")) {
+    if (c.upstream.rfind(upstreamPrefix("nftables"), 0) != 0) continue;
+    std::string test = c.upstream.substr(upstreamPrefix("nftables").size());
+    tests.insert(test.substr(0, test.find('/')));
+    for (const auto& s : c.steps) flows += s.flows.size();
+  }
+  for (const char* name :
+       {"TestNoEndpointsReject", "TestClusterIPGeneral", "TestLoadBalancer", "TestNodePorts",
+        "TestExternalTrafficPolicyLocal", "TestExternalTrafficPolicyCluster", "TestInternalTrafficPolicy",
+        "TestTerminatingEndpointsTrafficPolicyLocal", "TestTerminatingEndpointsTrafficPolicyCluster",
+        "TestInternalExternalMasquerade"}) {
+    EXPECT_EQ(tests.count(name), 1u) << name;
+  }
+  EXPECT_GE(flows, 150u);
 }
 
 }  // namespace

@@ -84,7 +84,7 @@ TEST_F(RenderCommandTest, BadOptions) {
       {"bad family", {.files = {"testdata/examples/cluster.yaml"}, .ip_family = "ipv5"},
        "error: --ip-family: \"ipv5\" is not ipv4 or ipv6\n"},
       {"bad mode", {.files = {"testdata/examples/cluster.yaml"}, .proxy_mode = "userspace"},
-       "error: --proxy-mode: \"userspace\" is not one of iptables, ipvs\n"},
+       "error: --proxy-mode: \"userspace\" is not one of iptables, ipvs, nftables\n"},
       {"blank hostname", {.files = {"testdata/examples/cluster.yaml"}, .hostname_override = "  "},
        "error: --hostname-override: empty hostname-override is invalid\n"},
   };

@@ -12,7 +12,7 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(RegistryTest, FindsEveryModeByItsConfigurationName) {
-  ASSERT_EQ(allModes().size(), 2u);
+  ASSERT_EQ(allModes().size(), 3u);
   for (const ModeEntry& entry : allModes()) {
     auto found = findMode(entry.name);
     ASSERT_TRUE(found.ok()) << entry.name;
@@ -20,8 +20,7 @@ TEST(RegistryTest, FindsEveryModeByItsConfigurationName) {
     EXPECT_EQ(&modeEntry(entry.mode), &entry);
   }
   EXPECT_EQ((*findMode(""))->mode, ProxyMode::kIptables) << "upstream's default on Linux";
-  EXPECT_EQ(findMode("nftables").error().message, "\"nftables\" is not implemented yet (iptables, ipvs)");
-  EXPECT_EQ(findMode("userspace").error().message, "\"userspace\" is not one of iptables, ipvs");
+  EXPECT_EQ(findMode("userspace").error().message, "\"userspace\" is not one of iptables, ipvs, nftables");
 }
 
 // upstream RegisterMetrics(mode).
@@ -34,6 +33,10 @@ TEST(RegistryTest, MetricsProfilesAreUpstreams) {
   EXPECT_TRUE(ipvs.iptables_restore_failures);
   EXPECT_FALSE(ipvs.sync_duration_by_kind || ipvs.iptables_partial_restore_failures || ipvs.iptables_rule_counts ||
                ipvs.nfacct_counters || ipvs.nftables_failures);
+  const proxy::MetricsProfile nft = modeEntry(ProxyMode::kNftables).metrics;
+  EXPECT_TRUE(nft.nftables_failures);
+  EXPECT_FALSE(nft.sync_duration_by_kind || nft.iptables_restore_failures || nft.iptables_partial_restore_failures ||
+               nft.iptables_rule_counts || nft.nfacct_counters);
 }
 
 // upstream: iptables' runner syncs at least hourly; IPVS's every ipvs.syncPeriod.
@@ -51,6 +54,10 @@ TEST(RegistryTest, SyncPeriodsAreTheModesOwn) {
   EXPECT_EQ(ipvs.sync_period, 45s);
   EXPECT_EQ(ipvs.min_sync_period, 3s);
   EXPECT_EQ(ipvs.max_sync_period, 45s);
+  cfg.nftables.sync_period = 50s;
+  const SyncPeriods nft = modeEntry(ProxyMode::kNftables).periods(cfg);
+  EXPECT_EQ(nft.sync_period, 50s);
+  EXPECT_EQ(nft.max_sync_period, 1h);
 }
 
 class CollectingSink final : public RenderSink {
