@@ -1,11 +1,19 @@
 #include "src/watch/file_source.h"
 
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
 
 #include <condition_variable>
 #include <fstream>
 #include <iterator>
 #include <mutex>
+
+#include "src/util/unique_handle.h"
 
 namespace kproxy::watch {
 
@@ -58,12 +66,44 @@ bool FileObjectSource::poll() {
 }
 
 void FileObjectSource::run(std::stop_token stop, std::chrono::milliseconds interval) {
-  std::mutex mu;
-  std::condition_variable_any cv;
+  // The folders are watched, not the files: editors and `mv` replace a file by renaming another
+  // over it. Only completed writes count (IN_CLOSE_WRITE, IN_MOVED_TO), never IN_MODIFY, so a
+  // half-written file is not read.
+  UniqueFd watch(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  std::set<std::string> dirs;
+  for (const auto& p : paths_) {
+    std::filesystem::path parent = std::filesystem::path(p).parent_path();
+    dirs.insert(parent.empty() ? "." : parent.string());
+  }
+  bool watching = static_cast<bool>(watch);
+  for (const auto& d : dirs) {
+    if (watching && inotify_add_watch(watch.get(), d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE) < 0) {
+      watching = false;
+    }
+  }
+  if (!watching) report_error_("objects: inotify unavailable; checking the files every second");
+  // Stop is noticed within this slice; a file event wakes the wait at once.
+  constexpr int kSliceMs = 100;
+  auto next_check = std::chrono::steady_clock::now();
   while (!stop.stop_requested()) {
-    poll();
-    std::unique_lock lock(mu);
-    cv.wait_for(lock, stop, interval, [] { return false; });
+    if (std::chrono::steady_clock::now() >= next_check) {
+      poll();
+      next_check = std::chrono::steady_clock::now() + interval;
+    }
+    if (!watching) {
+      std::mutex mu;
+      std::condition_variable_any cv;
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, stop, std::chrono::milliseconds(kSliceMs), [] { return false; });
+      continue;
+    }
+    pollfd pfd{watch.get(), POLLIN, 0};
+    if (::poll(&pfd, 1, kSliceMs) > 0 && (pfd.revents & POLLIN)) {
+      alignas(inotify_event) char buf[4096];
+      while (read(watch.get(), buf, sizeof(buf)) > 0) {
+      }
+      next_check = std::chrono::steady_clock::now();  // poll() compares fingerprints: unrelated files cost a stat
+    }
   }
 }
 

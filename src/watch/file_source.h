@@ -1,5 +1,7 @@
 // FileObjectSource: an informer over manifest files (`kproxy run --objects FILE`): reads them at
-// start, then re-reads them when they change and emits the difference as object events. A file
+// start, then re-reads them when they change and emits the difference as object events. Changes
+// are noticed at once through inotify (a file closed after writing, or renamed into place); a
+// slow fingerprint check (size, mtime, inode) catches what inotify cannot see. A file
 // that cannot be parsed at all keeps the previous state (a half-written file must not delete every
 // service); objects with errors are reported and left out, everything else is applied.
 #pragma once
@@ -24,8 +26,9 @@ class FileObjectSource {
   // Reads the files if they changed since the last poll; emits events. Returns true when
   // something was read (changed or first time).
   bool poll();
-  // Polls every `interval` until stopped.
-  void run(std::stop_token stop, std::chrono::milliseconds interval = std::chrono::milliseconds(200));
+  // Watches the files until stopped: inotify events trigger a poll at once, and a poll runs at
+  // least every `interval` anyway.
+  void run(std::stop_token stop, std::chrono::milliseconds interval = std::chrono::seconds(1));
 
  private:
   std::string fingerprint() const;

@@ -7,6 +7,8 @@
 //                                      client closes it (one child process per connection)
 //   kproxy_tcp_probe hold ADDR PORT    connect, print the first line, keep the connection open;
 //                                      on SIGTERM reset it (RST: IPVS forgets it after 10 s)
+//   kproxy_tcp_probe http ADDR PORT PATH   an HTTP/1.0 GET of PATH; prints the whole answer
+//                                      (status line, headers, body) like get
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -97,7 +99,8 @@ int hold(const char* address, int port) {
   for (;;) pause();
 }
 
-int get(const char* address, int port) {
+// Connects, sends `request` (if any), prints everything the server sends until it closes.
+int get(const char* address, int port, const std::string& request = "") {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   timeval five{.tv_sec = 5, .tv_usec = 0};
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &five, sizeof(five));
@@ -107,6 +110,7 @@ int get(const char* address, int port) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   if (inet_pton(AF_INET, address, &addr.sin_addr) != 1) return 2;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return 1;
+  if (!request.empty() && write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return 1;
   std::string got;
   char buf[256];
   ssize_t n;
@@ -124,6 +128,9 @@ int main(int argc, char** argv) {
   if (argc == 4 && std::strcmp(argv[1], "get") == 0) return get(argv[2], std::atoi(argv[3]));
   if (argc == 4 && std::strcmp(argv[1], "serve-hold") == 0) return serveHold(std::atoi(argv[2]), argv[3]);
   if (argc == 4 && std::strcmp(argv[1], "hold") == 0) return hold(argv[2], std::atoi(argv[3]));
-  std::fprintf(stderr, "usage: kproxy_tcp_probe serve|serve-hold PORT NAME | get|hold ADDR PORT\n");
+  if (argc == 5 && std::strcmp(argv[1], "http") == 0) {
+    return get(argv[2], std::atoi(argv[3]), std::string("GET ") + argv[4] + " HTTP/1.0\r\n\r\n");
+  }
+  std::fprintf(stderr, "usage: kproxy_tcp_probe serve|serve-hold PORT NAME | get|hold ADDR PORT | http ADDR PORT PATH\n");
   return 2;
 }
