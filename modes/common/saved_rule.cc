@@ -74,7 +74,7 @@ std::string canonicalOptionName(std::string_view ext, std::string_view option) {
 Result<std::string> canonicalAddress(std::string_view text) {
   const size_t slash = text.find('/');
   auto ip = IpAddress::parse(text.substr(0, slash));
-  if (!ip.ok()) return Error("\"" + std::string(text) + "\" is not an address");
+  if (!ip.ok()) return Error(fmt::format("\"{}\" is not an address", text));
   const int bits = ip->isV4() ? 32 : 128;
   int prefix = bits;
   if (slash != std::string_view::npos) {
@@ -91,7 +91,7 @@ Result<std::string> canonicalAddress(std::string_view text) {
       char* end = nullptr;
       const std::string m(mask);
       const long n = std::strtol(m.c_str(), &end, 10);
-      if (m.empty() || *end != '\0' || n < 0 || n > bits) return Error("\"" + std::string(text) + "\" has a bad prefix");
+      if (m.empty() || *end != '\0' || n < 0 || n > bits) return Error(fmt::format("\"{}\" has a bad prefix", text));
       prefix = static_cast<int>(n);
     }
   }
@@ -195,7 +195,7 @@ std::string canonicalNatDestination(std::string_view text) {
   }
   auto ip = IpAddress::parse(host);
   if (!ip.ok()) return std::string(text);
-  return ip->isV4() ? ip->toString() + std::string(rest) : "[" + ip->toString() + "]" + std::string(rest);
+  return ip->isV4() ? fmt::format("{}{}", ip->toString(), rest) : fmt::format("[{}]{}", ip->toString(), rest);
 }
 
 Option* findOption(Extension& ext, std::string_view name) {
@@ -278,9 +278,18 @@ std::string quoted(std::string_view word, bool always) {
   return out + "\"";
 }
 
+// Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict, a false positive) on
+// `"literal" + std::string&&`, which inserts at the front of the temporary.
+void appendWord(std::string& out, std::string_view word) {
+  if (!out.empty()) out += ' ';
+  out += word;
+}
+
 std::string optionText(const Option& o) {
-  std::string out = o.negated ? "! " + o.name : o.name;
-  for (const auto& a : o.args) out += " " + quoted(a, o.name == "--comment");
+  std::string out;
+  if (o.negated) out = "!";
+  appendWord(out, o.name);
+  for (const auto& a : o.args) appendWord(out, quoted(a, o.name == "--comment"));
   return out;
 }
 
@@ -288,7 +297,7 @@ std::string optionText(const Option& o) {
 
 Result<SavedRule> canonicalRule(std::string_view line, IpFamily family) {
   const std::vector<std::string> words = splitRuleWords(line);
-  if (words.size() < 2 || words[0] != "-A") return Error("not an \"-A CHAIN\" rule: " + std::string(line));
+  if (words.size() < 2 || words[0] != "-A") return Error(fmt::format("not an \"-A CHAIN\" rule: {}", line));
   SavedRule rule;
   rule.chain = words[1];
 
@@ -304,7 +313,7 @@ Result<SavedRule> canonicalRule(std::string_view line, IpFamily family) {
   enum class Current { kNone, kMatch, kTarget } current = Current::kNone;
   bool negate_next = false;
 
-  auto fail = [&](const std::string& why) { return Error(why + " in rule: " + std::string(line)); };
+  auto fail = [&](const std::string& why) { return Error(fmt::format("{} in rule: {}", why, line)); };
   for (size_t i = 2; i < words.size(); ++i) {
     const std::string& w = words[i];
     if (w == "!") {
@@ -399,29 +408,30 @@ Result<SavedRule> canonicalRule(std::string_view line, IpFamily family) {
     if (!header[k].present) continue;
     head += header[k].negated ? " ! " : " ";
     head += kHeaderFlags[k];
-    if (!header[k].value.empty()) head += " " + quoted(header[k].value, false);
+    if (!header[k].value.empty()) appendWord(head, quoted(header[k].value, false));
   }
   auto extensionText = [](const std::string& lead, const Extension& e, bool sorted) {
     std::vector<std::string> options;
     for (const auto& o : e.options) options.push_back(optionText(o));
     if (sorted) std::sort(options.begin(), options.end());
-    std::string out = lead + " " + e.name;
-    for (const auto& o : options) out += " " + o;
+    std::string out = lead;
+    appendWord(out, e.name);
+    for (const auto& o : options) appendWord(out, o);
     return out;
   };
   std::vector<std::string> match_keys;
   rule.display = "-A " + rule.chain + head;
   for (const auto& m : matches) {
     match_keys.push_back(extensionText("-m", m, true));
-    rule.display += " " + extensionText("-m", m, false);
+    appendWord(rule.display, extensionText("-m", m, false));
   }
   std::sort(match_keys.begin(), match_keys.end());
   rule.key = "-A " + rule.chain + head;
-  for (const auto& k : match_keys) rule.key += " " + k;
+  for (const auto& k : match_keys) appendWord(rule.key, k);
   if (target) {
     const std::string lead = goto_target ? "-g" : "-j";
-    rule.key += " " + extensionText(lead, *target, true);
-    rule.display += " " + extensionText(lead, *target, false);
+    appendWord(rule.key, extensionText(lead, *target, true));
+    appendWord(rule.display, extensionText(lead, *target, false));
   }
   return rule;
 }
