@@ -135,6 +135,13 @@ int runDiff(const DiffOptions& options, std::string& out, std::string& err) {
       return fail(2);
     }
     std::vector<restore::ChainRules> desired = kubeProxyChains(*planned);
+    // A sync creates every chain its jumps lead to, even one the payload leaves out (IPv6 has no
+    // KUBE-FIREWALL rules, but kubelet's jumps to it are ensured, so the chain exists, empty).
+    for (const auto& jump : iptables::jumpRules()) {
+      bool declared = false;
+      for (const auto& c : desired) declared = declared || (c.table == jump.table && c.chain == jump.to);
+      if (!declared) desired.push_back({.table = jump.table, .chain = jump.to});
+    }
     for (auto& jumps : plannedJumps()) desired.push_back(std::move(jumps));
     auto live_text = (*env)->iptables->save(family, "");
     if (!live_text.ok()) {

@@ -160,7 +160,7 @@ class LeastPrivilege : public ::testing::TestWithParam<PrivilegeRow> {
     return mustRun(withOnly(GetParam().caps, argv));
   }
   std::vector<std::string> input() const {
-    return {"-f", kCluster, "--config", config_, "--ip-family", "ipv4"};
+    return {"-f", kCluster, "--config", config_};  // every family the node has, as on a node
   }
   std::vector<std::string> verb(const std::string& name) const {
     std::vector<std::string> args = {name};
