@@ -3,14 +3,19 @@
 #
 #   docker build -t kproxy:0.1.0 .
 #   docker run --rm kproxy:0.1.0 --version          # Kubernetes v1.33.0+kproxy.0.1.0
+#
+# `make image-test` builds it with podman from Debian 12 bases made locally with mmdebstrap
+# (imported as debian:bookworm and debian:bookworm-slim, built with --pull=never) and runs it:
+# --version, render, and sync/diff/cleanup/run with only NET_ADMIN (tests/image/image-test).
+# .dockerignore keeps build trees out of the context.
 
 # ---- Build stage: Debian 12 with the toolchain and the -dev packages (no tests, no benchmarks).
 FROM debian:bookworm AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates cmake g++ ninja-build pkg-config \
-      libcli11-dev libcpp-httplib-dev libcurl4-openssl-dev libfmt-dev libipset-dev \
-      libnetfilter-conntrack-dev libnl-3-dev libnl-genl-3-dev libnl-route-3-dev \
+      libcli11-dev libcpp-httplib-dev libcurl4-openssl-dev libfmt-dev libipset-dev libmnl-dev \
+      libnetfilter-conntrack-dev libnftnl-dev libnl-3-dev libnl-genl-3-dev libnl-route-3-dev \
       libsimdjson-dev libspdlog-dev libssl-dev libyaml-cpp-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -32,7 +37,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libbrotli1 libcpp-httplib0.11 libcurl4 libfmt9 libipset13 libmnl0 libnetfilter-conntrack3 \
-      libnfnetlink0 libnl-3-200 libnl-genl-3-200 libnl-route-3-200 libsimdjson14 libspdlog1.10 \
+      libnfnetlink0 libnftnl11 libnl-3-200 libnl-genl-3-200 libnl-route-3-200 libsimdjson14 libspdlog1.10 \
       libssl3 libstdc++6 libyaml-cpp0.7 zlib1g \
       conntrack ipset iptables kmod nfacct \
     && rm -rf /var/lib/apt/lists/*

@@ -4,8 +4,10 @@
 Schema: every document is decoded into the Kubernetes Python client's model of its kind
 (Debian's python3-kubernetes), which rejects missing required fields, and walked against the
 models' field lists, so an unknown or misspelt field is an error too (the client alone would
-drop it silently). Content: the DaemonSet is kubeadm's (hostNetwork, privileged, the command
-line, NODE_NAME, the xtables lock and /lib/modules), its volumes and ServiceAccount exist, the
+drop it silently). Content: the DaemonSet is kubeadm's (hostNetwork, the command line,
+NODE_NAME, the xtables lock and /lib/modules) made least-privileged as upstream's --init-only
+allows (a privileged init container runs the same command with --init-only; the kube-proxy
+container drops every capability but NET_ADMIN and NET_RAW), its volumes and ServiceAccount exist, the
 ClusterRole grants exactly kube-proxy's permissions, and with KPROXY_BINARY set the ConfigMap's
 config.conf is decoded and validated by kproxy itself (`kube-proxy --config=... --write-config-to`).
 
@@ -144,14 +146,38 @@ def main():
     if pod.get("priorityClassName") != "system-node-critical":
         errors.append("DaemonSet: priorityClassName should be system-node-critical")
     (container,) = pod["containers"]
-    if container.get("command") != ["/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf",
-                                    "--hostname-override=$(NODE_NAME)"]:
+    kubeadm_command = ["/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf",
+                       "--hostname-override=$(NODE_NAME)"]
+    if container.get("command") != kubeadm_command:
         errors.append(f"DaemonSet: command is not kubeadm's: {container.get('command')}")
-    env = {e["name"]: e for e in container.get("env", [])}
-    if env.get("NODE_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != "spec.nodeName":
-        errors.append("DaemonSet: NODE_NAME must come from spec.nodeName")
-    if not container.get("securityContext", {}).get("privileged"):
-        errors.append("DaemonSet: the container must be privileged")
+    for c in [container] + pod.get("initContainers", []):
+        env = {e["name"]: e for e in c.get("env", [])}
+        if env.get("NODE_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != "spec.nodeName":
+            errors.append(f"DaemonSet: {c['name']}: NODE_NAME must come from spec.nodeName")
+    # Least privilege (upstream --init-only): the sysctl writes in a privileged init container,
+    # the daemon with NET_ADMIN (and NET_RAW for the legacy iptables back end) only.
+    security = container.get("securityContext", {})
+    caps = security.get("capabilities", {})
+    if security.get("privileged"):
+        errors.append("DaemonSet: the kube-proxy container must not be privileged (the init container does the privileged setup)")
+    if caps.get("drop") != ["ALL"] or sorted(caps.get("add", [])) != ["NET_ADMIN", "NET_RAW"]:
+        errors.append(f"DaemonSet: the kube-proxy container must drop ALL capabilities and add only NET_ADMIN and NET_RAW: {caps}")
+    if security.get("allowPrivilegeEscalation") is not False:
+        errors.append("DaemonSet: the kube-proxy container must set allowPrivilegeEscalation: false")
+    inits = pod.get("initContainers", [])
+    if len(inits) != 1:
+        errors.append("DaemonSet: expected one init container (kube-proxy --init-only)")
+    else:
+        init = inits[0]
+        if init.get("command") != kubeadm_command + ["--init-only"]:
+            errors.append(f"DaemonSet: the init container must run kubeadm's command with --init-only: {init.get('command')}")
+        if init.get("image") != container.get("image"):
+            errors.append("DaemonSet: the init container must use the kube-proxy container's image")
+        if not init.get("securityContext", {}).get("privileged"):
+            errors.append("DaemonSet: the init container must be privileged (it writes sysctls)")
+        init_mounts = {m["mountPath"]: m["name"] for m in init.get("volumeMounts", [])}
+        if "/var/lib/kube-proxy" not in init_mounts:
+            errors.append("DaemonSet: the init container must mount the configuration")
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])}
     for m in mounts.values():

@@ -141,14 +141,25 @@ size_t countRules(const std::string& save_output) {
   return n;
 }
 
-std::string saveAll(const std::string& binary, std::string_view table = {}) {
+Result<std::string> runSave(const std::string& binary, std::string_view table = {}) {
   std::vector<std::string> argv = {binary};
   if (!table.empty()) {
     argv.push_back("-t");
     argv.emplace_back(table);
   }
   auto r = runProcess(argv, {}, {.timeout = kCommandTimeout});
-  return r.ok() && r->succeeded() ? r->out : std::string();
+  if (!r.ok()) return r.error();
+  if (!r->succeeded()) {
+    std::string message = r->err;
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    return Error(commandLine(argv) + ": " + message);
+  }
+  return std::move(r->out);
+}
+
+std::string saveAll(const std::string& binary, std::string_view table = {}) {
+  auto saved = runSave(binary, table);
+  return saved.ok() ? *saved : std::string();
 }
 
 }  // namespace
@@ -170,11 +181,26 @@ static bool legacyTablesPresent() {
   return false;
 }
 
-IptablesBackend detectIptablesBackend(std::string* why) {
+IptablesBackend detectIptablesBackend(std::string* why, std::string* warning) {
   auto say = [&](const std::string& text) {
     if (why != nullptr) *why = text;
   };
-  const bool legacy_present = legacyTablesPresent();
+  bool legacy_present = legacyTablesPresent();
+  if (legacy_present) {
+    // libiptc opens a raw socket: without CAP_NET_RAW the legacy tools cannot even list. Then
+    // the legacy rules cannot be counted (the upstream image's wrapper counts them as none and
+    // silently picks nf_tables); say so instead of guessing quietly.
+    auto probe = runSave(IptablesBinaries::forBackend(IptablesBackend::kLegacy).save, "mangle");
+    if (!probe.ok()) {
+      legacy_present = false;
+      if (warning != nullptr) {
+        *warning = "this network namespace has iptables-legacy tables, but they cannot be read (" +
+                   probe.error().message +
+                   "; the legacy back end needs CAP_NET_RAW as well as CAP_NET_ADMIN): using nf_tables, so "
+                   "rules in the legacy tables are not seen";
+      }
+    }
+  }
   for (auto backend : {IptablesBackend::kLegacy, IptablesBackend::kNft}) {
     if (backend == IptablesBackend::kLegacy && !legacy_present) continue;
     auto bin = IptablesBinaries::forBackend(backend);

@@ -72,8 +72,9 @@ struct IptablesBinaries {
 
 // Picks the back end as the upstream kube-proxy image's iptables wrapper does: the one holding
 // kubelet's KUBE-IPTABLES-HINT or KUBE-KUBELET-CANARY chain (mangle), else the one with more
-// rules, else nf_tables. `why` says which test decided.
-IptablesBackend detectIptablesBackend(std::string* why = nullptr);
+// rules, else nf_tables. `why` says which test decided; `warning` is set when the choice had to
+// be made without seeing the legacy tables (they exist but cannot be read: no CAP_NET_RAW).
+IptablesBackend detectIptablesBackend(std::string* why = nullptr, std::string* warning = nullptr);
 
 // The implementation that runs the iptables binaries (no shell).
 std::unique_ptr<IptablesRestore> newProcessIptables(IptablesBackend backend);

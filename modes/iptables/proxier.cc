@@ -4,6 +4,7 @@
 #include "modes/iptables/chain_names.h"
 #include "src/util/log.h"
 
+#include <cerrno>
 #include <map>
 
 namespace kproxy::iptables {
@@ -155,7 +156,14 @@ bool IptablesProxier::nextSyncIsFull(const tracker::UpdateResult& changes) const
 
 Status IptablesProxier::setUpNode() {
   if (settings_.localhost_node_ports && deps_.sysctl != nullptr) {
-    if (auto s = netlink::ensureSysctl(*deps_.sysctl, "net/ipv4/conf/all/route_localnet", 1); !s.ok()) return s;
+    if (auto s = netlink::ensureSysctl(*deps_.sysctl, "net/ipv4/conf/all/route_localnet", 1); !s.ok()) {
+      const int code = s.error().code;
+      if (code != EROFS && code != EACCES && code != EPERM) return s;
+      // Without privileges /proc/sys is read-only: say how upstream expects this to be solved.
+      return Error(s.error().message + " (run `kproxy --init-only` with privileges first, e.g. as the privileged init "
+                                       "container of deploy/03-daemonset.yaml)",
+                   code);
+    }
   }
   return ensureCanaries();
 }

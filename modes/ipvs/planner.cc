@@ -1,6 +1,7 @@
 #include "modes/ipvs/planner.h"
 
 #include <algorithm>
+#include <fmt/format.h>
 #include <map>
 #include <set>
 
@@ -119,7 +120,7 @@ class Planner {
   void addVirtualServer(VirtualServer vs, const EndpointRefs& endpoints);
   void addMember(SetId set, std::string member) { members_[set].push_back(std::move(member)); }
   std::string setName(SetId set) const { return ipSetName(ipSetTable()[set].name, family_); }
-  std::string quotedComment(SetId set) const { return "\"" + std::string(ipSetTable()[set].comment) + "\""; }
+  std::string quotedComment(SetId set) const { return fmt::format("\"{}\"", ipSetTable()[set].comment); }
   void writeIptables(IpvsPlan& plan);
 
   const tracker::ProxySnapshot& snap_;

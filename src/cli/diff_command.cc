@@ -6,10 +6,8 @@
 #include "modes/common/restore_text.h"
 #include "modes/iptables/planner.h"
 #include "modes/iptables/proxier.h"
-#include "netlink/scratch_netns.h"
 #include "src/cli/cluster_input.h"
 #include "src/cli/tracker_feed.h"
-#include "src/util/text_diff.h"
 
 namespace kproxy::cli {
 namespace {
@@ -26,30 +24,45 @@ std::string jumpTarget(const std::string& rule) {
   return "";
 }
 
+// The jumps a sync ensures in the built-in chains, in the order they have on a fresh node (each
+// is inserted at position 1, so the last listed comes first).
+std::vector<restore::ChainRules> plannedJumps() {
+  std::vector<restore::ChainRules> out;
+  const auto& rules = iptables::jumpRules();
+  for (auto it = rules.rbegin(); it != rules.rend(); ++it) {
+    restore::ChainRules* chain = nullptr;
+    for (auto& c : out)
+      if (c.table == it->table && c.chain == it->from) chain = &c;
+    if (chain == nullptr) chain = &out.emplace_back(restore::ChainRules{.table = it->table, .chain = it->from, .builtin = true});
+    std::string line = std::string("-A ") + it->from;
+    for (const auto& arg : iptables::jumpRuleArgs(*it)) line += arg.find(' ') == std::string::npos ? " " + arg : " \"" + arg + "\"";
+    chain->rules.push_back(line);
+  }
+  return out;
+}
+
 }  // namespace
 
-std::map<std::string, std::string> kubeProxyChains(const std::string& save_text) {
-  std::map<std::string, std::string> out;
-  auto parsed = restore::parseRestoreText(save_text);
-  if (!parsed.ok()) return out;
-  for (const auto& table : parsed->tables) {
+std::vector<restore::ChainRules> kubeProxyChains(const restore::RestoreText& text) {
+  std::vector<restore::ChainRules> out;
+  for (const auto& table : text.tables) {
     for (const auto& chain : table.chains) {
       const std::string& name = chain.name;
-      std::string lines;
-      if (isBuiltinChain(name)) {
+      restore::ChainRules rules{.table = table.name, .chain = name, .builtin = isBuiltinChain(name)};
+      if (rules.builtin) {
         for (const auto& rule : chain.rules) {
           const std::string target = jumpTarget(rule);
-          if (target.rfind("KUBE-", 0) == 0 && target != "KUBE-KUBELET-CANARY") lines += rule + "\n";
+          if (target.rfind("KUBE-", 0) == 0 && target != "KUBE-KUBELET-CANARY") rules.rules.push_back(rule);
         }
-        if (lines.empty()) continue;
+        if (rules.rules.empty()) continue;
       } else {
         if (name.rfind("KUBE-", 0) != 0 || name == "KUBE-PROXY-CANARY" || name == "KUBE-KUBELET-CANARY" ||
-            name == "KUBE-IPTABLES-HINT") {
+            name == "KUBE-IPTABLES-HINT" || chain.deleted) {
           continue;
         }
-        for (const auto& rule : chain.rules) lines += rule + "\n";
+        rules.rules = chain.rules;
       }
-      out[table.name + "/" + name] = lines;
+      out.push_back(std::move(rules));
     }
   }
   return out;
@@ -94,35 +107,35 @@ int runDiff(const DiffOptions& options, std::string& out, std::string& err) {
                               .changes = &changes, .existing_nat_chains = &none};
     iptables::IptablesPlan plan = iptables::planIptables(input);
 
-    std::vector<std::string> counters(settings->settings.facts.nfacct_counters.begin(),
-                                      settings->settings.facts.nfacct_counters.end());
-    auto desired_text = netlink::savedAfterRestoreInScratchNetns(
-        env.iptables->backend(), family, counters, iptables::jumpRulesRestoreText() + plan.payload());
-    if (!desired_text.ok()) {
-      errors.push_back(fam + ": " + desired_text.error().message);
+    // The plan and the node, compared in process: no scratch namespace, so diff needs no more
+    // privilege than reading the rules (CAP_NET_ADMIN).
+    auto planned = restore::parseRestoreText(plan.payload());
+    if (!planned.ok()) {
+      errors.push_back(fam + ": the plan does not parse: " + planned.error().message);
       return fail(2);
     }
+    std::vector<restore::ChainRules> desired = kubeProxyChains(*planned);
+    // A sync creates every chain its jumps lead to, even one the payload leaves out (IPv6 has no
+    // KUBE-FIREWALL rules, but kubelet's jumps to it are ensured, so the chain exists, empty).
+    for (const auto& jump : iptables::jumpRules()) {
+      bool declared = false;
+      for (const auto& c : desired) declared = declared || (c.table == jump.table && c.chain == jump.to);
+      if (!declared) desired.push_back({.table = jump.table, .chain = jump.to});
+    }
+    for (auto& jumps : plannedJumps()) desired.push_back(std::move(jumps));
     auto live_text = env.iptables->save(family, "");
     if (!live_text.ok()) {
       errors.push_back(fam + ": " + live_text.error().message);
       return fail(2);
     }
-    auto desired = kubeProxyChains(*desired_text);
-    auto live = kubeProxyChains(*live_text);
-    std::set<std::string> keys;
-    for (const auto& [k, v] : desired) keys.insert(k);
-    for (const auto& [k, v] : live) keys.insert(k);
-    for (const auto& key : keys) {
-      const std::string& a = live.count(key) ? live[key] : std::string();
-      const std::string& b = desired.count(key) ? desired[key] : std::string();
-      const bool only_live = live.count(key) && !desired.count(key);
-      const bool only_plan = desired.count(key) && !live.count(key);
-      if (a == b && !only_live && !only_plan) continue;
+    auto live = restore::parseRestoreText(*live_text);
+    if (!live.ok()) {
+      errors.push_back(fam + ": cannot parse iptables-save output: " + live.error().message);
+      return fail(2);
+    }
+    for (const auto& drift : restore::compareChains(kubeProxyChains(*live), desired, family, fam)) {
       differs = true;
-      std::string note = only_live ? " (chain not in the plan)" : only_plan ? " (chain missing on the node)" : "";
-      std::string d = unifiedDiff(a, b, "live " + fam + " " + key + note, "plan " + fam + " " + key);
-      if (d.empty()) d = "--- live " + fam + " " + key + note + "\n+++ plan " + fam + " " + key + "\n";
-      out += d;
+      out += drift.diff;
     }
   }
   return differs ? 1 : 0;

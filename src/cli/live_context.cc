@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "netlink/conntrack_nfct.h"
 #include "src/cli/cluster_input.h"
 #include "src/cli/node_probe.h"
@@ -11,7 +13,11 @@ namespace kproxy::cli {
 
 std::unique_ptr<LiveEnvironment> openLiveEnvironment() {
   auto env = std::make_unique<LiveEnvironment>();
-  env->iptables = netlink::newProcessIptables(netlink::detectIptablesBackend(&env->backend_reason));
+  std::string backend_warning;
+  auto backend = netlink::detectIptablesBackend(&env->backend_reason, &backend_warning);
+  // Straight to stderr, once, for every live verb: stdout carries diff's and facts' output.
+  if (!backend_warning.empty()) std::fprintf(stderr, "warning: %s\n", backend_warning.c_str());
+  env->iptables = netlink::newProcessIptables(backend);
   env->nfacct = netlink::newNetlinkNfacct();
   env->sysctl = netlink::newProcSysctl();
   return env;

@@ -1,6 +1,7 @@
 #include "src/cli/node_setup.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 
 namespace kproxy::cli {
@@ -8,12 +9,25 @@ namespace {
 
 long seconds(config::Duration d) { return static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(d).count()); }
 
+// A container without `privileged: true` sees /proc/sys read-only (EROFS), and a network
+// namespace other than the initial one keeps nf_conntrack_max read-only (EACCES) whatever the
+// capabilities. upstream's answer is --init-only: "perform any initialization steps that must be
+// done with full root privileges, and then exit. After doing this, you can run kube-proxy again
+// with only the CAP_NET_ADMIN capability" (every write is an ensure, so the second run writes
+// nothing).
+std::string withPrivilegeHint(const Error& e) {
+  if (e.code != EROFS && e.code != EACCES && e.code != EPERM) return e.message;
+  return e.message +
+         " (writing sysctls needs a writable /proc/sys: run `kube-proxy --init-only` with privileges first, e.g. as "
+         "the privileged init container of deploy/03-daemonset.yaml)";
+}
+
 }  // namespace
 
 Result<NodeSetupResult> setUpNodeCommon(const config::KubeProxyConfiguration& config, netlink::Sysctl& sysctl, int cpus) {
   NodeSetupResult result;
   auto soft = [&](const Status& s) {
-    if (!s.ok()) result.warnings.push_back(s.error().message + " (not fatal: kproxy goes on)");
+    if (!s.ok()) result.warnings.push_back(withPrivilegeHint(s.error()) + " (not fatal: kproxy goes on)");
   };
 
   // Conntrack (upstream: server_linux.go, the "conntracker"): max = max(maxPerCore × CPUs, min),

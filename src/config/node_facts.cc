@@ -3,6 +3,7 @@
 // change the rendered rules.
 #include "src/config/node_facts.h"
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -18,7 +19,9 @@ class FactsReader {
   explicit FactsReader(std::string_view source) : source_(source) {}
 
   Error error(int line, std::string_view detail) const {
-    return Error(source_ + (line > 0 ? ":" + std::to_string(line) : "") + ": " + std::string(detail));
+    std::string where = source_;
+    if (line > 0) where += fmt::format(":{}", line);
+    return Error(fmt::format("{}: {}", where, detail));
   }
 
   static int lineOf(const YAML::Node& node, int fallback) {

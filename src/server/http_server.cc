@@ -5,6 +5,7 @@
 #ifndef CPPHTTPLIB_OPENSSL_SUPPORT
 #define CPPHTTPLIB_OPENSSL_SUPPORT
 #endif
+#include <fmt/format.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -175,8 +176,8 @@ Result<std::pair<std::string, int>> splitHostPort(std::string_view address) {
 }
 
 std::string joinHostPort(std::string_view host, int port) {
-  if (host.find(':') != std::string_view::npos) return "[" + std::string(host) + "]:" + std::to_string(port);
-  return std::string(host) + ":" + std::to_string(port);
+  if (host.find(':') != std::string_view::npos) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
 }
 
 }  // namespace kproxy::server

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include <fmt/format.h>
+
 namespace kproxy {
 namespace {
 
@@ -110,7 +112,7 @@ Result<IpAddress> parseAny(std::string_view text, bool sloppy) {
     if (std::memcmp(bytes, kV4InV6Prefix, 12) == 0) return IpAddress::fromBytes(IpFamily::kIPv4, bytes + 12);
     return IpAddress::fromBytes(IpFamily::kIPv6, bytes);
   }
-  return Error("\"" + std::string(text) + "\" is not a valid IP address");
+  return Error(fmt::format("\"{}\" is not a valid IP address", text));
 }
 
 void appendHex16(std::string& out, unsigned v) {
@@ -151,7 +153,7 @@ Result<int> parsePrefix(std::string_view s, int max_bits) {
 Result<Cidr> parseCidr(std::string_view text, bool sloppy) {
   std::string_view s = sloppy ? trimAsciiSpace(text) : text;
   auto slash = s.find('/');
-  auto fail = [&] { return Error("\"" + std::string(text) + "\" is not a valid CIDR"); };
+  auto fail = [&] { return Error(fmt::format("\"{}\" is not a valid CIDR", text)); };
   if (slash == std::string_view::npos) return fail();
   auto ip = sloppy ? IpAddress::parseSloppy(s.substr(0, slash)) : IpAddress::parse(s.substr(0, slash));
   if (!ip.ok()) return fail();
@@ -280,9 +282,9 @@ Result<InterfaceAddress> InterfaceAddress::parse(std::string_view text) {
     return InterfaceAddress{*ip, ip->isV4() ? 32 : 128};
   }
   auto ip = IpAddress::parse(s.substr(0, slash));
-  if (!ip.ok()) return Error("\"" + std::string(text) + "\" is not a valid address/prefix");
+  if (!ip.ok()) return Error(fmt::format("\"{}\" is not a valid address/prefix", text));
   auto prefix = parsePrefix(s.substr(slash + 1), ip->isV4() ? 32 : 128);
-  if (!prefix.ok()) return Error("\"" + std::string(text) + "\" is not a valid address/prefix");
+  if (!prefix.ok()) return Error(fmt::format("\"{}\" is not a valid address/prefix", text));
   return InterfaceAddress{*ip, *prefix};
 }
 

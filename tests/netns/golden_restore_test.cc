@@ -1,14 +1,18 @@
 // Every full payload of every iptables golden case must be accepted by the real kernel: each is
 // restored with iptables-restore --noflush (ip6tables-restore for IPv6) into a fresh network
 // namespace, on both the nf_tables and the legacy back end, after creating the nfacct counters the
-// case's node facts name (an -m nfacct rule fails without its counter).
+// case's node facts name (an -m nfacct rule fails without its counter). What iptables-save then
+// lists must be the payload to `kproxy diff`'s in-process comparison (no drift), so that every
+// form the kernel tools print back is covered by modes/common/saved_rule.
 #include <gtest/gtest.h>
 
 #include <sstream>
 
 #include "modes/common/restore_text.h"
+#include "modes/common/chain_drift.h"
 #include "modes/iptables/proxier.h"
 #include "netlink/iptables_restore.h"
+#include "src/cli/diff_command.h"
 #include "src/tracker/snapshot.h"
 #include "src/util/subprocess.h"
 #include "tests/fakes/fake_clock.h"
@@ -59,6 +63,15 @@ TEST_P(KernelAcceptsGoldenPayloads, RestoresCleanly) {
       auto saved = runProcess({v6 ? backend.v6_save : backend.v4_save});
       ASSERT_TRUE(saved.ok() && saved->succeeded());
       EXPECT_NE(saved->out.find(":KUBE-SERVICES"), std::string::npos) << saved->out;
+      auto planned = restore::parseRestoreText(out);
+      auto listed = restore::parseRestoreText(saved->out);
+      ASSERT_TRUE(planned.ok() && listed.ok());
+      std::string drift;
+      for (const auto& d : restore::compareChains(cli::kubeProxyChains(*listed), cli::kubeProxyChains(*planned),
+                                                  v6 ? IpFamily::kIPv6 : IpFamily::kIPv4, backend.name)) {
+        drift += d.diff;
+      }
+      EXPECT_EQ(drift, "") << "the kernel's listing differs from the payload";
     }
   }
 }
