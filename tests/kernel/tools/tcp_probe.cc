@@ -7,6 +7,10 @@
 //                                      client closes it (one child process per connection)
 //   kproxy_tcp_probe hold ADDR PORT    connect, print the first line, keep the connection open;
 //                                      on SIGTERM reset it (RST: IPVS forgets it after 10 s)
+//   kproxy_tcp_probe udp-serve PORT NAME  answer every UDP datagram with "NAME\n", forever
+//   kproxy_tcp_probe udp-get ADDR PORT SPORT  send one datagram from source port SPORT (so that
+//                                      repeated calls are one conntrack flow), print the answer
+//                                      (2 s timeout); exit 1 and print nothing without one
 //   kproxy_tcp_probe http ADDR PORT PATH   an HTTP/1.0 GET of PATH; prints the whole answer
 //                                      (status line, headers, body) like get
 #include <arpa/inet.h>
@@ -121,6 +125,48 @@ int get(const char* address, int port, const std::string& request = "") {
   return 0;
 }
 
+int udpServe(int port, const std::string& name) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    std::perror("kproxy_tcp_probe udp-serve");
+    return 1;
+  }
+  const std::string reply = name + "\n";
+  for (;;) {
+    char buf[512];
+    sockaddr_in peer{};
+    socklen_t len = sizeof(peer);
+    if (recvfrom(fd, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&peer), &len) < 0) continue;
+    sendto(fd, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&peer), len);
+  }
+}
+
+int udpGet(const char* address, int port, int source_port) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  timeval two{.tv_sec = 2, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &two, sizeof(two));
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_port = htons(static_cast<uint16_t>(source_port));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) return 2;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, address, &addr.sin_addr) != 1) return 2;
+  if (sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 1) return 1;
+  char buf[512];
+  const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+  close(fd);
+  if (n <= 0) return 1;
+  std::fwrite(buf, 1, static_cast<size_t>(n), stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -128,9 +174,11 @@ int main(int argc, char** argv) {
   if (argc == 4 && std::strcmp(argv[1], "get") == 0) return get(argv[2], std::atoi(argv[3]));
   if (argc == 4 && std::strcmp(argv[1], "serve-hold") == 0) return serveHold(std::atoi(argv[2]), argv[3]);
   if (argc == 4 && std::strcmp(argv[1], "hold") == 0) return hold(argv[2], std::atoi(argv[3]));
+  if (argc == 4 && std::strcmp(argv[1], "udp-serve") == 0) return udpServe(std::atoi(argv[2]), argv[3]);
+  if (argc == 5 && std::strcmp(argv[1], "udp-get") == 0) return udpGet(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
   if (argc == 5 && std::strcmp(argv[1], "http") == 0) {
     return get(argv[2], std::atoi(argv[3]), std::string("GET ") + argv[4] + " HTTP/1.0\r\n\r\n");
   }
-  std::fprintf(stderr, "usage: kproxy_tcp_probe serve|serve-hold PORT NAME | get|hold ADDR PORT | http ADDR PORT PATH\n");
+  std::fprintf(stderr, "usage: kproxy_tcp_probe serve|serve-hold PORT NAME | get|hold ADDR PORT | http ADDR PORT PATH | udp-serve PORT NAME | udp-get ADDR PORT SPORT\n");
   return 2;
 }
