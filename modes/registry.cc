@@ -223,9 +223,14 @@ Result<const ModeEntry*> findMode(std::string_view name) {
   std::string known;
   for (const auto& entry : kModes) {
     if (entry.name == name) return &entry;
-    known += (known.empty() ? "" : ", ") + std::string(entry.name);
+    if (!known.empty()) known.append(", ");
+    known.append(entry.name);
   }
-  return Error("\"" + std::string(name) + "\" is not one of " + known);
+  // Appended piece by piece: GCC 12 at -O3 mistakes `"literal" + std::string(...)` for an
+  // overlapping copy (-Wrestrict).
+  std::string message = "\"";
+  message.append(name).append("\" is not one of ").append(known);
+  return Error(std::move(message));
 }
 
 const ModeEntry& modeEntry(ProxyMode mode) {

@@ -44,7 +44,8 @@ void deleteOwnedChains(IptablesRestore& iptables, IpFamily family, std::string_v
     if (owned(name)) ours.push_back(name);
   }
   if (ours.empty()) return;
-  std::string input = "*" + std::string(table) + "\n";
+  std::string input = "*";  // appended piece by piece: see modes/registry.cc on -Wrestrict
+  input.append(table).append("\n");
   for (auto c : ours) input.append(":").append(c).append(" - [0:0]\n");
   for (auto c : ours) input.append("-X ").append(c).append("\n");
   input += "COMMIT\n";

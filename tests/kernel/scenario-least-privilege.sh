@@ -5,7 +5,9 @@
 # runs under setpriv with its bounding, inheritable and ambient sets reduced to these: sync programs
 # virtual servers, IP sets, kube-ipvs0 and the iptables rules (and writes IPVS mode's sysctls,
 # which /proc/sys allows root here), a repeated sync succeeds, facts works, cleanup removes it all.
-# (`diff` and `run` do not support IPVS mode yet; their rows come with them.) Run on its own, with
+# `run` comes the DaemonSet's way: a privileged `--init-only`, then the daemon with only these
+# capabilities programs the objects, answers healthz, and exits 0 on SIGTERM leaving the state.
+# (`diff` does not support IPVS mode yet; its row comes with it.) Run on its own, with
 # ip_vs not loaded, it passes too: kproxy's `modprobe ip_vs` fails without CAP_SYS_MODULE, but the
 # kernel loads the module itself when the IPVS netlink family is first asked for.
 build=${1:-build}
@@ -15,6 +17,7 @@ if [ -z "$KPROXY_SCENARIO_NETNS" ]; then
 fi
 set -eu
 kproxy="$PWD/$build/kproxy"
+probe="$PWD/$build/tests/kproxy_tcp_probe"
 dir=tests/kernel/scenarios
 work=$(mktemp -d)
 fail() { echo "FAIL: $*"; exit 1; }
@@ -49,6 +52,28 @@ pass "a repeated sync with only CAP_NET_ADMIN and CAP_NET_RAW"
 only "$kproxy" facts > "$work/facts.yaml" || fail "facts with only CAP_NET_ADMIN and CAP_NET_RAW"
 grep -q '^localAddresses:' "$work/facts.yaml" || fail "facts printed no addresses"
 pass "facts with only CAP_NET_ADMIN and CAP_NET_RAW"
+# run, as deploy/03-daemonset.yaml runs it: --init-only with privileges, then the daemon without.
+only "$kproxy" cleanup 2> "$work/cleanup.log" || { cat "$work/cleanup.log"; fail "cleanup before run"; }
+"$kproxy" --init-only --config "$dir/ipvs-config.yaml" 2> "$work/init.log" ||
+  { cat "$work/init.log"; fail "kproxy --init-only (privileged)"; }
+only "$kproxy" run --config "$dir/ipvs-config.yaml" --objects "$dir/ipvs-base.yaml" > "$work/run.log" 2>&1 &
+runpid=$!
+healthy() { "$probe" http 127.0.0.1 10256 /healthz 2>/dev/null | grep -q '^HTTP/1.[01] 200'; }
+tries=600
+until healthy; do
+  kill -0 "$runpid" 2>/dev/null || { cat "$work/run.log"; fail "kproxy run with only NET_ADMIN and NET_RAW exited"; }
+  tries=$((tries - 1))
+  [ "$tries" -gt 0 ] || { tail -n 30 "$work/run.log"; kill -9 "$runpid"; fail "run: no healthz 200 within 120 s"; }
+  sleep 0.2
+done
+ipvsadm -S -n | grep -q '^-A ' || { kill -9 "$runpid"; fail "run programmed no virtual server"; }
+ipvsadm -S -n > "$work/before.term"
+kill -TERM "$runpid"
+wait "$runpid" || { tail -n 30 "$work/run.log"; fail "run exited with $? on SIGTERM"; }
+ipvsadm -S -n > "$work/after.term"
+cmp -s "$work/before.term" "$work/after.term" || fail "SIGTERM changed the IPVS state"
+! grep -qi 'operation not permitted' "$work/run.log" || { grep -i 'operation not permitted' "$work/run.log"; fail "run hit EPERM"; }
+pass "run (after a privileged --init-only) with only CAP_NET_ADMIN and CAP_NET_RAW: synced, healthz 200, SIGTERM exit 0"
 only "$kproxy" cleanup 2> "$work/cleanup.log" || { cat "$work/cleanup.log"; fail "cleanup with only CAP_NET_ADMIN and CAP_NET_RAW"; }
 [ -z "$(ipvsadm -S -n | grep -v '172.31.0.1' || true)" ] || fail "cleanup left virtual servers"
 ! ip link show kube-ipvs0 >/dev/null 2>&1 || fail "cleanup left kube-ipvs0"
