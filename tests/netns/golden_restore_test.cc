@@ -67,7 +67,7 @@ TEST_P(KernelAcceptsGoldenPayloads, RestoresCleanly) {
       auto listed = restore::parseRestoreText(saved->out);
       ASSERT_TRUE(planned.ok() && listed.ok());
       std::string drift;
-      for (const auto& d : restore::compareChains(cli::kubeProxyChains(*listed), cli::kubeProxyChains(*planned),
+      for (const auto& d : restore::compareChains(restore::kubeProxyChains(*listed), restore::kubeProxyChains(*planned),
                                                   v6 ? IpFamily::kIPv6 : IpFamily::kIPv4, backend.name)) {
         drift += d.diff;
       }
