@@ -49,6 +49,12 @@ iptables-save -t nat | grep -q -- '--match-set KUBE-CLUSTER-IP' || fail "sync wr
 pass "sync --proxy-mode ipvs with only CAP_NET_ADMIN and CAP_NET_RAW"
 sync
 pass "a repeated sync with only CAP_NET_ADMIN and CAP_NET_RAW"
+# diff reads virtual servers, sets, kube-ipvs0 and the rules in process: exit 0 right after the
+# sync (2 would mean something could not be read with these capabilities).
+only "$kproxy" diff --proxy-mode ipvs -f "$dir/ipvs-base.yaml" --config "$dir/ipvs-config.yaml" --ip-family ipv4 \
+  > "$work/diff.out" 2> "$work/diff.err" ||
+  { cat "$work/diff.out" "$work/diff.err"; fail "diff --proxy-mode ipvs with only NET_ADMIN and NET_RAW"; }
+pass "diff --proxy-mode ipvs with only CAP_NET_ADMIN and CAP_NET_RAW: no drift after the sync"
 only "$kproxy" facts > "$work/facts.yaml" || fail "facts with only CAP_NET_ADMIN and CAP_NET_RAW"
 grep -q '^localAddresses:' "$work/facts.yaml" || fail "facts printed no addresses"
 pass "facts with only CAP_NET_ADMIN and CAP_NET_RAW"
