@@ -17,7 +17,9 @@ int runDiff(const DiffOptions& options, std::string& out, std::string& err) {
   auto ctx = openLiveContext(options, &errors);
   if (!ctx) return fail(2);
   if (ctx->mode->live_drift == nullptr) {
-    errors.push_back("diff: proxy mode \"" + std::string(ctx->mode->name) + "\" has no diff yet");
+    std::string message = "diff: proxy mode \"";
+    message.append(ctx->mode->name).append("\" has no diff yet");
+    errors.push_back(std::move(message));
     return fail(2);
   }
   const config::KubeProxyConfiguration& cfg = ctx->config;
