@@ -112,13 +112,20 @@ Result<IpvsState> readObservedState(netlink::IpvsClient& ipvs, netlink::LinkClie
                                     const std::vector<IpSet>& desired_sets) {
   IpvsState out;
   out.family = family;
-  auto all = ipvs.listAll();
-  if (!all.ok()) return all.error();
-  for (const auto& entry : *all) {
-    if (entry.service.address.family() != family) continue;
-    auto vs = fromNetlinkService(entry.service);
+  // One dump of the services, then the destinations of this family's only: the other family's
+  // proxier reads its own (a dual-stack IPv6 sync must not walk every IPv4 virtual server).
+  auto services = ipvs.listServices();
+  if (!services.ok()) return services.error();
+  for (const auto& service : *services) {
+    if (service.address.family() != family) continue;
+    auto vs = fromNetlinkService(service);
     if (!vs) continue;
-    for (const auto& d : entry.destinations) {
+    auto destinations = ipvs.listDestinations(service);
+    if (!destinations.ok()) {
+      if (destinations.error().code == ESRCH) continue;  // deleted between the two dumps
+      return destinations.error();
+    }
+    for (const auto& d : *destinations) {
       RealServer rs;
       rs.address = d.address;
       rs.port = d.port;

@@ -122,7 +122,9 @@ Result<proxy::SyncReport> IpvsProxier::sync(const tracker::ProxySnapshot& snapsh
     return Error("ipvs: " + std::to_string(last_apply_.errors.size()) + " item(s) failed: " + all);
   }
   full_requested_ = false;
-  if (report.full_sync) last_full_sync_ = start;
+  // From the end: under load a full sync can take longer than ipvs.syncPeriod itself, and the
+  // syncs that follow it must still be partial.
+  if (report.full_sync) last_full_sync_ = std::chrono::steady_clock::now();
   return report;
 }
 

@@ -17,6 +17,7 @@ FakeIpvs::Entry* FakeIpvs::find(const netlink::IpvsService& key) {
 }
 
 Result<std::vector<netlink::IpvsService>> FakeIpvs::listServices() {
+  ++list_services_calls_;
   std::vector<netlink::IpvsService> out;
   for (const auto& e : entries_) out.push_back(e.service);
   return out;

@@ -35,6 +35,7 @@ class FakeIpvs final : public netlink::IpvsClient {
   // `ipvsadm -S -n`-like listing, one line per service and destination, sorted.
   std::string dump() const;
 
+  size_t listServicesCalls() const { return list_services_calls_; }
   size_t listAllCalls() const { return list_all_calls_; }
   size_t listDestinationsCalls() const { return list_destinations_calls_; }
   size_t operationsExecuted() const { return operations_; }
@@ -49,6 +50,7 @@ class FakeIpvs final : public netlink::IpvsClient {
 
   std::vector<Entry> entries_;  // insertion order, as the kernel's hash order is to us
   netlink::IpvsTimeouts timeouts_;
+  size_t list_services_calls_ = 0;
   size_t list_all_calls_ = 0;
   size_t list_destinations_calls_ = 0;
   size_t operations_ = 0;

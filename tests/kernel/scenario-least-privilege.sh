@@ -56,7 +56,10 @@ pass "facts with only CAP_NET_ADMIN and CAP_NET_RAW"
 only "$kproxy" cleanup 2> "$work/cleanup.log" || { cat "$work/cleanup.log"; fail "cleanup before run"; }
 "$kproxy" --init-only --config "$dir/ipvs-config.yaml" 2> "$work/init.log" ||
   { cat "$work/init.log"; fail "kproxy --init-only (privileged)"; }
-only "$kproxy" run --config "$dir/ipvs-config.yaml" --objects "$dir/ipvs-base.yaml" > "$work/run.log" 2>&1 &
+# setpriv called directly (not through `only`): a backgrounded shell function is a subshell, and
+# SIGTERM would reach that subshell instead of kproxy.
+setpriv --inh-caps=-all,$caps --ambient-caps=-all,$caps --bounding-set=-all,$caps -- \
+  "$kproxy" run --config "$dir/ipvs-config.yaml" --objects "$dir/ipvs-base.yaml" > "$work/run.log" 2>&1 &
 runpid=$!
 # healthz answers 200 before the first sync has finished (as upstream's does at start), so the
 # first completed sync is read from the metrics instead.
@@ -75,7 +78,9 @@ done
 ipvsadm -S -n | grep -q '^-A ' || { kill -9 "$runpid"; fail "run programmed no virtual server"; }
 ipvsadm -S -n > "$work/before.term"
 kill -TERM "$runpid"
-wait "$runpid" || { tail -n 30 "$work/run.log"; fail "run exited with $? on SIGTERM"; }
+status=0
+wait "$runpid" || status=$?
+[ "$status" = 0 ] || { tail -n 30 "$work/run.log"; fail "run exited with $status on SIGTERM"; }
 ipvsadm -S -n > "$work/after.term"
 cmp -s "$work/before.term" "$work/after.term" || fail "SIGTERM changed the IPVS state"
 ! grep -qi 'operation not permitted' "$work/run.log" || { grep -i 'operation not permitted' "$work/run.log"; fail "run hit EPERM"; }

@@ -92,7 +92,7 @@ TEST_F(IpvsApplierTest, APartialApplyWithoutAKnownStateReadsTheKernel) {
   ASSERT_TRUE(applied.ok()) << applied.error().message;
   EXPECT_TRUE(applied->errors.empty()) << ::testing::PrintToString(applied->errors);
   EXPECT_TRUE(applied->read_kernel_state);
-  EXPECT_EQ(ipvs_.listAllCalls(), 1u);
+  EXPECT_EQ(ipvs_.listServicesCalls(), 1u);
   ASSERT_TRUE(applier_.knownState().has_value());
   EXPECT_EQ(*applier_.knownState(), kernelState(kFirst));
   EXPECT_EQ(kernelState(kFirst), kFirst.state);
@@ -101,7 +101,8 @@ TEST_F(IpvsApplierTest, APartialApplyWithoutAKnownStateReadsTheKernel) {
 TEST_F(IpvsApplierTest, APartialApplySendsOnlyTheChangeAndReadsOnlyTheServerThatLosesADestination) {
   ASSERT_TRUE(applier_.apply(kFirst).ok());
   const size_t restores = iptables_.calls();
-  const size_t list_all = ipvs_.listAllCalls();
+  const size_t list_services = ipvs_.listServicesCalls();
+  const size_t dests_before = ipvs_.listDestinationsCalls();
   const size_t set_lists = sets_.listCalls();
   const size_t ops = ipvs_.operationsExecuted();
 
@@ -114,9 +115,9 @@ TEST_F(IpvsApplierTest, APartialApplySendsOnlyTheChangeAndReadsOnlyTheServerThat
   EXPECT_TRUE(applied->errors.empty());
   EXPECT_FALSE(applied->read_kernel_state);
   EXPECT_FALSE(applied->iptables_restored);
-  EXPECT_EQ(ipvs_.listAllCalls(), list_all) << "no dump of every virtual server";
+  EXPECT_EQ(ipvs_.listServicesCalls(), list_services) << "no dump of the virtual servers";
   EXPECT_EQ(sets_.listCalls(), set_lists) << "no set listed";
-  EXPECT_EQ(ipvs_.listDestinationsCalls(), 1u) << "counts of web only, for graceful termination";
+  EXPECT_EQ(ipvs_.listDestinationsCalls(), dests_before + 1) << "counts of web only, for graceful termination";
   EXPECT_EQ(iptables_.calls(), restores) << "unchanged payload: no iptables-restore";
   EXPECT_EQ(ipvs_.operationsExecuted() - ops, 2u) << applied->changes;
   EXPECT_EQ(applied->real_servers_added, 1u);
@@ -131,13 +132,13 @@ TEST_F(IpvsApplierTest, APartialApplySendsOnlyTheChangeAndReadsOnlyTheServerThat
                         {"10.96.0.10", "10.96.0.53", "10.96.0.77"},
                         {"10.96.0.10,tcp:80", "10.96.0.53,udp:53", "10.96.0.77,tcp:443"},
                         payload("KUBE-X"));
-  const size_t list_all_before_third = ipvs_.listAllCalls();  // kernelState() reads through the fake too
+  const size_t list_services_before_third = ipvs_.listServicesCalls();  // kernelState() reads through the fake too
   const size_t dests_before_third = ipvs_.listDestinationsCalls();
   applied = applier_.apply(third, ApplyKind::kPartial);
   ASSERT_TRUE(applied.ok()) << applied.error().message;
   EXPECT_FALSE(applied->read_kernel_state);
   EXPECT_TRUE(applied->iptables_restored);
-  EXPECT_EQ(ipvs_.listAllCalls(), list_all_before_third);
+  EXPECT_EQ(ipvs_.listServicesCalls(), list_services_before_third);
   EXPECT_EQ(ipvs_.listDestinationsCalls(), dests_before_third) << "nothing lost a destination";
   EXPECT_EQ(applied->addresses_bound, 1u);
   EXPECT_EQ(applied->set_members_added, 1u);
@@ -210,11 +211,11 @@ TEST_F(IpvsApplierTest, AFailedApplyForgetsTheKnownStateSoTheNextIsFull) {
   EXPECT_FALSE(failed.ok());
   EXPECT_FALSE(applier_.knownState().has_value());
 
-  const size_t list_all = ipvs_.listAllCalls();
+  const size_t list_services = ipvs_.listServicesCalls();
   auto next = applier_.apply(other, ApplyKind::kPartial);
   ASSERT_TRUE(next.ok()) << next.error().message;
   EXPECT_TRUE(next->read_kernel_state) << "no known state: the kernel is read";
-  EXPECT_EQ(ipvs_.listAllCalls(), list_all + 1);
+  EXPECT_EQ(ipvs_.listServicesCalls(), list_services + 1);
   EXPECT_TRUE(next->iptables_restored);
   EXPECT_TRUE(applier_.knownState().has_value());
 }
