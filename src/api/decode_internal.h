@@ -115,6 +115,15 @@ std::vector<std::shared_ptr<EndpointSlice>> mirrorEndpoints(const LegacyEndpoint
 // ---------------------------------------------------------------------------------------------
 // Validation (validate.cc): appends one FieldProblem per rule broken.
 
+// The API server's name rules (apimachinery's util/validation), each returning "" when `value`
+// passes, else a message that quotes it: "\"Web\" is not a valid DNS-1123 label: ...".
+std::string dns1123LabelProblem(std::string_view value);      // namespaces, port names
+std::string dns1035LabelProblem(std::string_view value);      // Service names
+std::string dns1123SubdomainProblem(std::string_view value);  // EndpointSlice, Node, ServiceCIDR names
+std::string portNameProblem(std::string_view value);          // named targetPorts (IANA service names)
+std::string labelValueProblem(std::string_view value);
+std::string labelKeyProblem(std::string_view key);            // [prefix/]name
+
 void checkService(const Service& service, std::vector<FieldProblem>& out);
 void checkEndpointSlice(const EndpointSlice& slice, std::vector<FieldProblem>& out);
 void checkNode(const Node& node, std::vector<FieldProblem>& out);
@@ -395,6 +404,24 @@ void decodeServicePort(const V& v, const FieldPath& path, ObjectContext& ctx, Se
       readCheckedInt32(value, path.child("port"), ctx, port.port);
     } else if (key == "nodePort") {
       readCheckedInt32(value, path.child("nodePort"), ctx, port.node_port);
+    } else if (key == "targetPort") {
+      // An int-or-string: a number, or the name of a container port.
+      FieldPath p = path.child("targetPort");
+      if (value.isNull()) return;
+      const int line = value.line();
+      int64_t n = 0;
+      std::string_view name;
+      IntRead read = value.readInt(n);
+      if (read == IntRead::kOk && n >= std::numeric_limits<int32_t>::min() && n <= std::numeric_limits<int32_t>::max()) {
+        port.target_port = static_cast<int32_t>(n);
+      } else if (read != IntRead::kWrongType) {
+        ctx.problem(p, line, value.describe() + " is out of range for a 32-bit integer");
+      } else if (value.readString(name)) {
+        port.target_port_name.assign(name.data(), name.size());
+      } else {
+        ctx.problem(p, line, "expected an integer or a string, got " + value.describe());
+      }
+      ctx.noteLine(value, p);
     }
   });
 }
