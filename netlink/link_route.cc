@@ -11,6 +11,7 @@
 
 #include "netlink/errors.h"
 #include "netlink/nl_batch.h"
+#include "src/util/safe_text.h"
 
 namespace kproxy::netlink {
 namespace {
@@ -72,6 +73,7 @@ Result<LinkInfo> RouteLinkClient::ensureDummyLink(std::string_view name) {
     return existing;
   }
   if (existing.error().code != ENODEV) return existing.error();
+  if (Status ok = checkAttributeText("link: name", n, IFNAMSIZ); !ok.ok()) return ok.error();
   RtnlLink link(rtnl_link_alloc());
   if (!link) return Error("link: create " + n + ": out of memory", ENOMEM);
   rtnl_link_set_name(link.get(), n.c_str());

@@ -347,15 +347,28 @@ inline bool labelReadByKubeProxy(std::string_view key) {
   return key == kLabelServiceName || key == kLabelServiceProxyName || key == kLabelHeadless;
 }
 
+// Reads a string field and notes its line (for fields that validation checks).
+template <class V>
+void readCheckedString(const V& v, const FieldPath& path, ObjectContext& ctx, std::string& out) {
+  readString(v, path, ctx, out);
+  ctx.noteLine(v, path);
+}
+
+template <class V>
+void readCheckedInt32(const V& v, const FieldPath& path, ObjectContext& ctx, int32_t& out) {
+  readInt32(v, path, ctx, out);
+  ctx.noteLine(v, path);
+}
+
 template <class V>
 void decodeMeta(const V& v, const FieldPath& path, ObjectContext& ctx, KeptLabels kept_labels) {
   if (!asMap(v, path, ctx)) return;
   ObjectMeta& meta = *ctx.meta;
   v.forEachField([&](std::string_view key, const V& value) {
     if (key == "name") {
-      readString(value, path.child("name"), ctx, meta.name);
+      readCheckedString(value, path.child("name"), ctx, meta.name);
     } else if (key == "namespace") {
-      readString(value, path.child("namespace"), ctx, meta.namespace_);
+      readCheckedString(value, path.child("namespace"), ctx, meta.namespace_);
     } else if (key == "resourceVersion") {
       readString(value, path.child("resourceVersion"), ctx, meta.resource_version);
     } else if (key == "deletionTimestamp") {
@@ -378,26 +391,13 @@ void decodeMeta(const V& v, const FieldPath& path, ObjectContext& ctx, KeptLabel
   });
 }
 
-// Reads a string field and notes its line (for fields that validation checks).
-template <class V>
-void readCheckedString(const V& v, const FieldPath& path, ObjectContext& ctx, std::string& out) {
-  readString(v, path, ctx, out);
-  ctx.noteLine(v, path);
-}
-
-template <class V>
-void readCheckedInt32(const V& v, const FieldPath& path, ObjectContext& ctx, int32_t& out) {
-  readInt32(v, path, ctx, out);
-  ctx.noteLine(v, path);
-}
-
 // --- Service (v1)
 
 template <class V>
 void decodeServicePort(const V& v, const FieldPath& path, ObjectContext& ctx, ServicePort& port) {
   v.forEachField([&](std::string_view key, const V& value) {
     if (key == "name") {
-      readString(value, path.child("name"), ctx, port.name);
+      readCheckedString(value, path.child("name"), ctx, port.name);
     } else if (key == "protocol") {
       readProtocol(value, path.child("protocol"), ctx, port.protocol);
     } else if (key == "port") {
@@ -568,6 +568,7 @@ void decodeEndpointPort(const V& v, const FieldPath& path, ObjectContext& ctx, E
   v.forEachField([&](std::string_view key, const V& value) {
     if (key == "name") {
       readOptionalString(value, path.child("name"), ctx, port.name);
+      ctx.noteLine(value, path.child("name"));
     } else if (key == "port") {
       int32_t n = 0;
       if (readInt32(value, path.child("port"), ctx, n)) port.port = n;

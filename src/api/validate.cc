@@ -69,10 +69,12 @@ void labelReasons(std::string_view value, bool first_letter, std::vector<std::st
     reasons.emplace_back(upper ? "must be lowercase: only 'a'-'z', '0'-'9' and '-' are allowed"
                                : "only lowercase letters 'a'-'z', digits and '-' are allowed");
   }
+  // Uppercase letters were reported above; here only what is not a letter or digit at all.
+  auto letter = [](char c) { return isLower(c) || (c >= 'A' && c <= 'Z'); };
   if (first_letter) {
-    if (!isLower(value.front())) reasons.emplace_back("must start with a lowercase letter");
-    if (!isLowerAlnum(value.back())) reasons.emplace_back("must end with a lowercase letter or digit");
-  } else if (!isLowerAlnum(value.front()) || !isLowerAlnum(value.back())) {
+    if (!letter(value.front())) reasons.emplace_back("must start with a lowercase letter");
+    if (!isAlnum(value.back())) reasons.emplace_back("must end with a lowercase letter or digit");
+  } else if (!isAlnum(value.front()) || !isAlnum(value.back())) {
     reasons.emplace_back("must start and end with a lowercase letter or digit");
   }
 }

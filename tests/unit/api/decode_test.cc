@@ -1038,7 +1038,7 @@ TEST(DecodeManifests, HostileInputReturnsErrors) {
        .errors = {"*"}},
       {.name = "control characters are escaped", .file_name = "d.yaml",
        .bytes = "apiVersion: v1\nkind: Service\nmetadata: {name: \"a\\nb\"}\nspec: {clusterIP: \"1.2.3.4\\n\\u0007\"}\n",
-       .errors = {"d.yaml:1: Service default/a\\nb: metadata.name: \"a\\nb\" is not a valid DNS-1035 label: only "
+       .errors = {"d.yaml:3: Service default/a\\nb: metadata.name: \"a\\nb\" is not a valid DNS-1035 label: only "
                   "lowercase letters 'a'-'z', digits and '-' are allowed",
                   "d.yaml:4: Service default/a\\nb: spec.clusterIP: \"1.2.3.4\\n\\x07\" is not a valid IP address"}},
       {.name = "long values are shortened", .file_name = "d.yaml",
