@@ -61,6 +61,8 @@ Result<LinkInfo> RouteLinkClient::getLink(std::string_view name) {
 }
 
 Result<LinkInfo> RouteLinkClient::ensureDummyLink(std::string_view name) {
+  // A name with a NUL would be looked up and created cut short; one too long, cut by the kernel.
+  if (Status ok = checkAttributeText("link: name", name, IFNAMSIZ); !ok.ok()) return ok.error();
   std::lock_guard lock(mu_);
   const std::string n(name);
   auto existing = getLinkLocked(name);
@@ -73,7 +75,6 @@ Result<LinkInfo> RouteLinkClient::ensureDummyLink(std::string_view name) {
     return existing;
   }
   if (existing.error().code != ENODEV) return existing.error();
-  if (Status ok = checkAttributeText("link: name", n, IFNAMSIZ); !ok.ok()) return ok.error();
   RtnlLink link(rtnl_link_alloc());
   if (!link) return Error("link: create " + n + ": out of memory", ENOMEM);
   rtnl_link_set_name(link.get(), n.c_str());
