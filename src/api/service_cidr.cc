@@ -22,7 +22,11 @@ void checkServiceCIDR(const ServiceCIDR& object, std::vector<FieldProblem>& out)
   for (const auto& [key, value] : object.meta.labels) {
     std::string problem = labelKeyProblem(key);
     if (problem.empty()) problem = labelValueProblem(value);
-    if (!problem.empty()) add("metadata.labels[" + oneLine(key) + "]", std::move(problem));
+    if (problem.empty()) continue;
+    std::string path = "metadata.labels[";
+    path += oneLine(key);
+    path += ']';
+    add(std::move(path), std::move(problem));
   }
   if (object.cidrs.empty()) add("spec.cidrs", "missing (one CIDR, or one of each IP family)");
   if (object.cidrs.size() > 2) add("spec.cidrs", "at most two CIDRs, one of each IP family, are allowed");

@@ -54,7 +54,12 @@ bool isDigitChar(char c) { return c >= '0' && c <= '9'; }
 bool isLowerAlnum(char c) { return isLower(c) || isDigitChar(c); }
 bool isAlnum(char c) { return isLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
 
-std::string tooLong(size_t max) { return "must be no more than " + std::to_string(max) + " characters"; }
+std::string tooLong(size_t max) {
+  std::string out = "must be no more than ";
+  out += std::to_string(max);
+  out += " characters";
+  return out;
+}
 
 // The reasons (joined with "; ") `value` breaks one lowercase RFC 1123 label, in the order
 // upstream reports them; `first_letter` for RFC 1035 labels.
@@ -310,7 +315,7 @@ std::string labelKeyProblem(std::string_view key) {
     if (name.empty()) {
       reasons.emplace_back("the name part must not be empty");
     } else {
-      if (name.size() > 63) reasons.emplace_back("the name part " + tooLong(63));
+      if (name.size() > 63) reasons.emplace_back(std::string("the name part ").append(tooLong(63)));
       if (!isQualifiedNamePart(name)) {
         reasons.emplace_back(
             "the name part allows only letters, digits, '-', '_' and '.', starting and ending with a letter or digit");
