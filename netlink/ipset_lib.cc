@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "netlink/errors.h"
+#include "src/util/safe_text.h"
 
 namespace kproxy::netlink {
 namespace {
@@ -123,6 +124,15 @@ ipset_session* LibIpSetClient::begin(bool exist) {
   return s;
 }
 
+namespace {
+
+// Member text (an address, "addr,proto:port", a CIDR): far below this in any real set.
+constexpr size_t kMaxMemberText = 256;
+
+Status checkSetName(std::string_view name) { return checkAttributeText("ipset: set name", name, IPSET_MAXNAMELEN); }
+
+}  // namespace
+
 Error LibIpSetClient::failure(std::string_view context) const {
   reset_needed_ = true;
   const char* msg = ipset_session_report_msg(session_.get());
@@ -133,6 +143,7 @@ Status LibIpSetClient::create(const IpSetSpec& spec) {
   std::lock_guard lock(libraryMutex());
   ipset_session* s = session_.get();
   const std::string what = "ipset: " + spec.createLine() + " -exist";
+  if (Status ok = checkSetName(spec.name); !ok.ok()) return ok;
   s = begin(true);
   if (ipset_parse_setname(s, IPSET_SETNAME, spec.name.c_str()) < 0 ||
       ipset_parse_typename(s, IPSET_OPT_TYPENAME, spec.type.c_str()) < 0) {
@@ -156,6 +167,7 @@ Status LibIpSetClient::destroy(std::string_view name) {
   std::lock_guard lock(libraryMutex());
   ipset_session* s = session_.get();
   const std::string n(name);
+  if (Status ok = checkSetName(n); !ok.ok()) return ok;
   s = begin(false);
   if (ipset_parse_setname(s, IPSET_SETNAME, n.c_str()) < 0 || ipset_cmd(s, IPSET_CMD_DESTROY, 0) < 0) {
     return failure("ipset: destroy " + n);
@@ -167,6 +179,7 @@ Status LibIpSetClient::flush(std::string_view name) {
   std::lock_guard lock(libraryMutex());
   ipset_session* s = session_.get();
   const std::string n(name);
+  if (Status ok = checkSetName(n); !ok.ok()) return ok;
   s = begin(false);
   if (ipset_parse_setname(s, IPSET_SETNAME, n.c_str()) < 0 || ipset_cmd(s, IPSET_CMD_FLUSH, 0) < 0) {
     return failure("ipset: flush " + n);
@@ -178,6 +191,8 @@ Status LibIpSetClient::swap(std::string_view a, std::string_view b) {
   std::lock_guard lock(libraryMutex());
   ipset_session* s = session_.get();
   const std::string from(a), to(b);
+  if (Status ok = checkSetName(from); !ok.ok()) return ok;
+  if (Status ok = checkSetName(to); !ok.ok()) return ok;
   s = begin(false);
   if (ipset_parse_setname(s, IPSET_SETNAME, from.c_str()) < 0 ||
       ipset_parse_setname(s, IPSET_OPT_SETNAME2, to.c_str()) < 0 || ipset_cmd(s, IPSET_CMD_SWAP, 0) < 0) {
@@ -232,6 +247,29 @@ std::vector<Status> LibIpSetClient::changeMembers(std::string_view set, const st
                                                   bool add) {
   std::vector<Status> out(members.size());
   if (members.empty()) return out;
+  // The writer's own guard: a name or member with a NUL would be cut short by libipset's C
+  // strings, and a control character has no place in either.
+  if (Status name_ok = checkSetName(set); !name_ok.ok()) {
+    for (auto& o : out) o = name_ok.error();
+    return out;
+  }
+  bool all_ok = true;
+  for (const auto& m : members) all_ok = all_ok && checkAttributeText("ipset: member", m, kMaxMemberText).ok();
+  if (!all_ok) {
+    std::vector<std::string> good;
+    std::vector<size_t> where;
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (Status ok = checkAttributeText("ipset: member", members[i], kMaxMemberText); !ok.ok()) {
+        out[i] = ok.error();
+      } else {
+        good.push_back(members[i]);
+        where.push_back(i);
+      }
+    }
+    std::vector<Status> good_out = changeMembers(set, good, add);
+    for (size_t k = 0; k < where.size(); ++k) out[where[k]] = std::move(good_out[k]);
+    return out;
+  }
   std::lock_guard lock(libraryMutex());
   const std::string name(set);
   // A set destroyed and re-created behind libipset's back would leave a stale type in its cache;
@@ -272,6 +310,8 @@ Result<bool> LibIpSetClient::test(std::string_view set, std::string_view member)
   ipset_session* s = session_.get();
   const std::string name(set), m(member);
   const std::string what = "ipset: test " + name + " " + m;
+  if (Status ok = checkSetName(name); !ok.ok()) return ok.error();
+  if (Status ok = checkAttributeText("ipset: member", m, kMaxMemberText); !ok.ok()) return ok.error();
   s = begin(false);
   ipset_cache_del(name.c_str());
   if (ipset_parse_setname(s, IPSET_SETNAME, name.c_str()) < 0) return failure(what);

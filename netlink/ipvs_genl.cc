@@ -15,6 +15,7 @@
 
 #include "netlink/errors.h"
 #include "netlink/nl_batch.h"
+#include "src/util/safe_text.h"
 
 extern char** environ;
 
@@ -56,6 +57,8 @@ int putService(nl_msg* msg, const IpvsService& s, bool full) {
   // kernel: the port is in network byte order.
   if (nla_put_u16(msg, IPVS_SVC_ATTR_PORT, htons(s.port)) < 0) return -NLE_NOMEM;
   if (full) {
+    // A scheduler name with a NUL would be cut short, one too long cut by the kernel: refused.
+    if (!checkAttributeText("ipvs: scheduler", s.scheduler, IP_VS_SCHEDNAME_MAXLEN).ok()) return -NLE_INVAL;
     if (nla_put_string(msg, IPVS_SVC_ATTR_SCHED_NAME, s.scheduler.c_str()) < 0) return -NLE_NOMEM;
     // Never send the hashed flag: ip_vs_add_service would refuse to hash the service.
     ip_vs_flags flags{.flags = s.flags & ~kIpvsFlagHashed, .mask = 0xFFFFFFFF};

@@ -11,6 +11,7 @@
 
 #include "netlink/errors.h"
 #include "netlink/nl_batch.h"
+#include "src/util/safe_text.h"
 
 namespace kproxy::netlink {
 namespace {
@@ -60,6 +61,8 @@ Result<LinkInfo> RouteLinkClient::getLink(std::string_view name) {
 }
 
 Result<LinkInfo> RouteLinkClient::ensureDummyLink(std::string_view name) {
+  // A name with a NUL would be looked up and created cut short; one too long, cut by the kernel.
+  if (Status ok = checkAttributeText("link: name", name, IFNAMSIZ); !ok.ok()) return ok.error();
   std::lock_guard lock(mu_);
   const std::string n(name);
   auto existing = getLinkLocked(name);

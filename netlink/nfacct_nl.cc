@@ -9,6 +9,7 @@
 
 #include "netlink/handles.h"
 #include "netlink/nfacct.h"
+#include "src/util/safe_text.h"
 
 namespace kproxy::netlink {
 namespace {
@@ -44,6 +45,7 @@ int collectCounter(nl_msg* msg, void* arg) {
 class NetlinkNfacct final : public NfacctClient {
  public:
   Status ensure(std::string_view name) override {
+    if (Status ok = checkAttributeText("nfacct: name", name, NFACCT_NAME_MAX); !ok.ok()) return ok;
     auto sock = connect();
     if (!sock.ok()) return sock.error();
     NlMsg msg = newRequest(NFNL_MSG_ACCT_NEW, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);

@@ -8,6 +8,7 @@
 #include "modes/iptables/chain_names.h"
 #include "src/tracker/topology.h"
 #include "src/util/line_buffer.h"
+#include "src/util/safe_text.h"
 
 namespace kproxy::iptables {
 namespace {
@@ -52,6 +53,8 @@ class Planner {
   void writeServiceToEndpointRules(LineBuffer& rules, const ServicePortInfo& port, std::string_view chain,
                                    const EndpointRefs& endpoints);
   const std::string& sepChain(const ServicePortInfo& port, const std::string& protocol, const EndpointInfo& ep);
+  static constexpr size_t kCommentNameMax = 200;
+  static const std::string& commentName(const ServicePortInfo& port, std::string& scratch);
   // The per-endpoint comment is dropped in large-cluster mode (upstream appendServiceCommentLocked).
   void endpointComment(LineBuffer& buf, std::string_view text_a, std::string_view text_b = {},
                        std::string_view text_c = {}, bool quoted = false);
@@ -74,6 +77,14 @@ class Planner {
   // KUBE-SEP names of the current service port's endpoints (each hashed once per port).
   std::unordered_map<const EndpointInfo*, std::string> sep_names_;
 };
+
+// The service port's name as comments carry it ("ns/name:port"): one word that can end neither
+// the rule nor a quoted comment, whatever reached the planner (validation in src/api refuses such
+// names; this is the writer's own guard). At most 200 bytes, so that every comment stays within
+// the 255 bytes of xt_comment. Names that pass validation come back unchanged.
+const std::string& Planner::commentName(const ServicePortInfo& port, std::string& scratch) {
+  return safeWord(port.name_string, scratch, kCommentNameMax);
+}
 
 void Planner::endpointComment(LineBuffer& buf, std::string_view a, std::string_view b, std::string_view c,
                               bool quoted) {
@@ -233,7 +244,8 @@ IptablesPlan Planner::run() {
 
 void Planner::writeServicePort(const ServicePortInfo& port, const EndpointList& all_endpoints) {
   const std::string protocol = api::protocolLowerName(port.protocol);
-  const std::string& spn = port.name_string;
+  std::string spn_scratch;
+  const std::string& spn = commentName(port, spn_scratch);
   // In a partial sync an unchanged port's own chains are not written; what the previous plan
   // recorded for it stands in for rendering them (same names, same rule count).
   const bool own_chains_skipped =
@@ -243,7 +255,7 @@ void Planner::writeServicePort(const ServicePortInfo& port, const EndpointList& 
     auto it = in_.previous_service_chains->find(port.name);
     if (it != in_.previous_service_chains->end()) previous = it->second;
   }
-  const ServiceChainNames computed_chains = previous ? ServiceChainNames{} : serviceChainNames(spn, protocol);
+  const ServiceChainNames computed_chains = previous ? ServiceChainNames{} : serviceChainNames(port.name_string, protocol);
   const ServiceChainNames& chains = previous ? previous->names : computed_chains;
   sep_names_.clear();
 
@@ -510,7 +522,8 @@ void Planner::writeServicePort(const ServicePortInfo& port, const EndpointList& 
 void Planner::writeServiceToEndpointRules(LineBuffer& rules, const ServicePortInfo& port, std::string_view chain,
                                           const EndpointRefs& endpoints) {
   const std::string protocol = api::protocolLowerName(port.protocol);
-  const std::string& spn = port.name_string;
+  std::string spn_scratch;
+  const std::string& spn = commentName(port, spn_scratch);
   if (port.session_affinity_client_ip) {
     for (const auto& ep : endpoints) {
       const std::string& sep = sepChain(port, protocol, *ep);

@@ -63,6 +63,14 @@ netlink::IpvsDestination destinationOf(const DestinationRef& ref, uint32_t weigh
   return d;
 }
 
+// Keeps the known state in step with the sweep's deletions.
+void dropDestinations(IpvsState& state, const std::set<DestinationRef>& gone) {
+  if (gone.empty()) return;
+  for (auto& vs : state.virtual_servers) {
+    std::erase_if(vs.real_servers, [&](const RealServer& rs) { return gone.count(refOf(vs, rs)) != 0; });
+  }
+}
+
 }  // namespace
 
 netlink::IpvsService toNetlinkService(const VirtualServer& vs) {
@@ -104,13 +112,20 @@ Result<IpvsState> readObservedState(netlink::IpvsClient& ipvs, netlink::LinkClie
                                     const std::vector<IpSet>& desired_sets) {
   IpvsState out;
   out.family = family;
-  auto all = ipvs.listAll();
-  if (!all.ok()) return all.error();
-  for (const auto& entry : *all) {
-    if (entry.service.address.family() != family) continue;
-    auto vs = fromNetlinkService(entry.service);
+  // One dump of the services, then the destinations of this family's only: the other family's
+  // proxier reads its own (a dual-stack IPv6 sync must not walk every IPv4 virtual server).
+  auto services = ipvs.listServices();
+  if (!services.ok()) return services.error();
+  for (const auto& service : *services) {
+    if (service.address.family() != family) continue;
+    auto vs = fromNetlinkService(service);
     if (!vs) continue;
-    for (const auto& d : entry.destinations) {
+    auto destinations = ipvs.listDestinations(service);
+    if (!destinations.ok()) {
+      if (destinations.error().code == ESRCH) continue;  // deleted between the two dumps
+      return destinations.error();
+    }
+    for (const auto& d : *destinations) {
       RealServer rs;
       rs.address = d.address;
       rs.port = d.port;
@@ -182,19 +197,40 @@ Status IpvsApplier::ensureChainJumps(IpFamily family) {
   return deps_.iptables->restore(family, {input});
 }
 
-Result<ApplyReport> IpvsApplier::apply(const IpvsPlan& plan) {
+Result<ApplyReport> IpvsApplier::apply(const IpvsPlan& plan, ApplyKind kind) {
   const IpvsState& desired = plan.state;
   const IpFamily family = desired.family;
   ApplyReport report;
   using Clock = std::chrono::steady_clock;
   const auto started = Clock::now();
 
-  // Step 4: kube-ipvs0 (failure aborts the sync).
-  if (auto link = deps_.links.ensureDummyLink(kDummyDevice); !link.ok()) return link.error();
+  // Whatever happens below, the kernel may no longer hold the known state: only a clean finish
+  // keeps one again.
+  std::optional<IpvsState> known = std::move(known_);
+  std::optional<std::string> restored_payload = std::move(restored_payload_);
+  known_.reset();
+  restored_payload_.reset();
+  const bool partial = kind == ApplyKind::kPartial && known && known->family == family;
 
-  auto observed = readObservedState(deps_.ipvs, deps_.links, deps_.ipsets, family, desired.ipsets);
-  if (!observed.ok()) return observed.error();
-  const IpvsChangeList list = diff(*observed, desired);
+  // Step 4: kube-ipvs0 (failure aborts the sync). A partial apply trusts it is there, as it
+  // trusts the rest of the known state.
+  if (!partial) {
+    if (auto link = deps_.links.ensureDummyLink(kDummyDevice); !link.ok()) return link.error();
+  }
+
+  IpvsState observed;
+  if (partial) {
+    observed = std::move(*known);
+  } else {
+    auto read = readObservedState(deps_.ipvs, deps_.links, deps_.ipsets, family, desired.ipsets);
+    if (!read.ok()) return read.error();
+    observed = std::move(*read);
+    report.read_kernel_state = true;
+  }
+  IpvsChangeList list = diff(observed, desired);
+  if (partial) {
+    if (auto s = fillRemovalCounts(list); !s.ok()) return s.error();
+  }
   report.changes = list.toString();
 
   // Sets: creates first (failure aborts, as upstream's ensure step), then members per set in
@@ -260,6 +296,8 @@ Result<ApplyReport> IpvsApplier::apply(const IpvsPlan& plan) {
       }
       case IpvsChangeKind::kRemoveRealServer: {
         const DestinationRef ref = refOf(c.virtual_server, c.real_server);
+        // Quiesced by an earlier sync: the sweep deletes it once it is idle.
+        if (partial && c.real_server.weight == 0 && terminating_.contains(ref)) break;
         const RemovalDecision decision = decideRemoval(c.virtual_server.protocol, c.real_server.active_connections,
                                                        c.real_server.inactive_connections);
         netlink::IpvsDestination dest = toNetlinkDestination(c.real_server);
@@ -345,12 +383,14 @@ Result<ApplyReport> IpvsApplier::apply(const IpvsPlan& plan) {
     report.addresses_bound = addresses.size();
   }
 
-  // The rules of IPVS mode; a failure stops the sync before anything is removed.
-  if (deps_.iptables != nullptr) {
+  // The rules of IPVS mode; a failure stops the sync before anything is removed. A partial
+  // apply skips an unchanged payload (the last restore put exactly these rules in place).
+  if (deps_.iptables != nullptr && !(partial && restored_payload == plan.iptables_payload)) {
     const auto restore_started = Clock::now();
     if (auto s = deps_.iptables->restore(family, {plan.iptables_payload}); !s.ok()) return s.error();
     if (auto s = ensureChainJumps(family); !s.ok()) report.errors.push_back(s.error().message);
     report.iptables_duration = Clock::now() - restore_started;
+    report.iptables_restored = true;
   }
 
   // After the rules: stale addresses, then stale virtual servers (with their destinations).
@@ -383,8 +423,40 @@ Result<ApplyReport> IpvsApplier::apply(const IpvsPlan& plan) {
       if (gone.count(ref.virtual_server) != 0) terminating_.remove(ref);
     }
   }
+  if (report.errors.empty()) {
+    known_ = stateAfter(observed, desired, list, terminating_);
+    if (deps_.iptables != nullptr) restored_payload_ = plan.iptables_payload;
+  }
   report.total_duration = Clock::now() - started;
   return report;
+}
+
+Status IpvsApplier::fillRemovalCounts(IpvsChangeList& list) {
+  // Graceful termination decides with the kernel's counts, which the known state does not keep:
+  // one destination dump per virtual server that loses a destination (not the quiesced ones the
+  // sweep already watches).
+  std::map<VirtualServerKey, std::vector<IpvsChange*>> wanted;
+  for (auto& c : list.changes) {
+    if (c.kind != IpvsChangeKind::kRemoveRealServer) continue;
+    if (c.real_server.weight == 0 && terminating_.contains(refOf(c.virtual_server, c.real_server))) continue;
+    wanted[c.virtual_server.key()].push_back(&c);
+  }
+  for (auto& [key, changes] : wanted) {
+    auto dests = deps_.ipvs.listDestinations(serviceKeyOf(key));
+    if (!dests.ok()) {
+      if (netlink::isNotFound(dests.error())) continue;  // gone behind our back: the delete finds nothing
+      return dests.error();
+    }
+    for (IpvsChange* c : changes) {
+      for (const auto& d : *dests) {
+        if (d.address != c->real_server.address || d.port != c->real_server.port) continue;
+        c->real_server.active_connections = d.active_connections;
+        c->real_server.inactive_connections = d.inactive_connections;
+        c->real_server.weight = static_cast<int>(d.weight);
+      }
+    }
+  }
+  return okStatus();
 }
 
 Result<size_t> IpvsApplier::sweep() {
@@ -412,13 +484,16 @@ Result<size_t> IpvsApplier::sweep() {
   }
   auto statuses = deps_.ipvs.execute(ops);
   size_t deleted = 0;
+  std::set<DestinationRef> gone(result.vanished.begin(), result.vanished.end());
   for (size_t i = 0; i < statuses.size(); ++i) {
     if (statuses[i].ok() || netlink::isNotFound(statuses[i].error())) {
       terminating_.remove(result.delete_now[i]);
+      gone.insert(result.delete_now[i]);
       ++deleted;
     }
   }
   for (const auto& ref : result.vanished) terminating_.remove(ref);
+  if (known_) dropDestinations(*known_, gone);
   return deleted;
 }
 

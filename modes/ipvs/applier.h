@@ -13,6 +13,18 @@
 //
 // Failures of single items do not stop the sync (upstream logs them); they are returned in
 // ApplyReport::errors. A failed restore stops the sync before the removals and is the Error.
+//
+// Full and partial applies (issue: a one-endpoint change at 5k services must not dump every
+// virtual server). A full apply reads the kernel's state (one dump of every virtual server with
+// its destinations, the planned sets, kube-ipvs0's addresses), restores the iptables payload and
+// repairs whatever drifted. After any apply that went through without an item failing, the
+// applier keeps the state the kernel now holds (known state: the plan, plus what it leaves alone
+// and the quiesced destinations). A partial apply diffs the plan against that known state instead
+// of reading the kernel, reads fresh connection counts only of the virtual servers that lose a
+// destination (graceful termination decides with them), and skips the iptables restore when the
+// payload is the one restored last. Drift made behind kproxy's back is repaired by the next full
+// apply. Any error (a failed item, a failed restore, a failed read) forgets the known state, so
+// the next apply is full whatever is asked.
 #pragma once
 
 #include <chrono>
@@ -59,6 +71,10 @@ struct ApplyReport {
   std::chrono::nanoseconds ipset_duration{0};
   std::chrono::nanoseconds iptables_duration{0};
   std::chrono::nanoseconds total_duration{0};
+  // Whether the kernel's state was read (a full apply, or a partial one without a known state),
+  // and whether the iptables payload was restored.
+  bool read_kernel_state = false;
+  bool iptables_restored = false;
   // The change list that ran (IpvsChangeList::toString()), for logs and tests.
   std::string changes;
   // One line per failed item ("ipvs: add real server ...: ESRCH (...)"); the sync went on.
@@ -78,13 +94,24 @@ netlink::IpvsDestination toNetlinkDestination(const RealServer& rs);
 // nullopt for protocols IPVS mode does not program (e.g. a fwmark service).
 std::optional<VirtualServer> fromNetlinkService(const netlink::IpvsService& service);
 
+enum class ApplyKind : uint8_t { kFull, kPartial };
+
 class IpvsApplier {
  public:
   explicit IpvsApplier(IpvsApplierDeps deps) : deps_(deps) {}
 
   // Applies `plan` (one family). Error only when the sync had to stop (kube-ipvs0 or a set
-  // cannot be created, the state cannot be read, the restore failed).
-  Result<ApplyReport> apply(const IpvsPlan& plan);
+  // cannot be created, the state cannot be read, the restore failed). kPartial is taken as
+  // kFull when no known state is kept (the first apply, or after an error).
+  Result<ApplyReport> apply(const IpvsPlan& plan, ApplyKind kind = ApplyKind::kFull);
+
+  // The state the kernel holds after the last apply that went through, if one is kept.
+  const std::optional<IpvsState>& knownState() const { return known_; }
+  // Forgets the known state: the next apply reads the kernel (a full sync was asked for).
+  void forgetKnownState() {
+    known_.reset();
+    restored_payload_.reset();
+  }
 
   // Graceful termination's periodic step: reads fresh counts of the listed destinations and
   // deletes the idle and vanished ones. Returns how many were deleted.
@@ -94,9 +121,12 @@ class IpvsApplier {
 
  private:
   Status ensureChainJumps(IpFamily family);
+  Status fillRemovalCounts(IpvsChangeList& list);
 
   IpvsApplierDeps deps_;
   TerminationList terminating_;
+  std::optional<IpvsState> known_;
+  std::optional<std::string> restored_payload_;  // the iptables payload last restored
 };
 
 }  // namespace kproxy::ipvs

@@ -190,3 +190,57 @@ IpvsChangeList diff(const IpvsState& observed, const IpvsState& desired) {
 }
 
 }  // namespace kproxy::ipvs
+
+namespace kproxy::ipvs {
+
+IpvsState stateAfter(const IpvsState& observed, const IpvsState& desired, const IpvsChangeList& list,
+                     const TerminationList& terminating) {
+  IpvsState out;
+  out.family = desired.family;
+  out.exclude_cidrs = desired.exclude_cidrs;
+  out.ipsets = desired.ipsets;  // created where missing, members changed in place
+
+  // Virtual servers: the desired ones; the observed ones the diff left alone (other family,
+  // excludeCIDRs) as they are.
+  std::set<VirtualServerKey> deleted;
+  for (const auto& c : list.changes) {
+    if (c.kind == IpvsChangeKind::kDeleteVirtualServer) deleted.insert(c.virtual_server.key());
+  }
+  std::map<VirtualServerKey, VirtualServer> servers;
+  for (const auto& vs : desired.virtual_servers) {
+    VirtualServer copy = vs;
+    copy.flags &= ~kFlagHashed;
+    for (auto& rs : copy.real_servers) rs.active_connections = rs.inactive_connections = 0;
+    servers.emplace(vs.key(), std::move(copy));
+  }
+  std::map<VirtualServerKey, const VirtualServer*> observed_vs;
+  for (const auto& vs : observed.virtual_servers) {
+    observed_vs.emplace(vs.key(), &vs);
+    if (servers.count(vs.key()) != 0 || deleted.count(vs.key()) != 0) continue;
+    servers.emplace(vs.key(), vs);
+  }
+  // Quiesced destinations stay in the kernel at weight 0 until the sweep deletes them.
+  for (const auto& ref : terminating.entries()) {
+    auto it = servers.find(ref.virtual_server);
+    if (it == servers.end()) continue;
+    auto& reals = it->second.real_servers;
+    const bool present = std::any_of(reals.begin(), reals.end(), [&](const RealServer& rs) {
+      return rs.address == ref.address && rs.port == ref.port;
+    });
+    if (!present) reals.push_back({.address = ref.address, .port = ref.port, .weight = 0});
+  }
+  out.virtual_servers.reserve(servers.size());
+  for (auto& [key, vs] : servers) out.virtual_servers.push_back(std::move(vs));
+
+  // kube-ipvs0: what was there, plus the bound, minus the unbound.
+  std::set<IpAddress> addresses(observed.kube_ipvs0_addresses.begin(), observed.kube_ipvs0_addresses.end());
+  for (const auto& c : list.changes) {
+    if (c.kind == IpvsChangeKind::kBindAddress) addresses.insert(c.address);
+    if (c.kind == IpvsChangeKind::kUnbindAddress) addresses.erase(c.address);
+  }
+  out.kube_ipvs0_addresses.assign(addresses.begin(), addresses.end());
+  out.normalize();
+  return out;
+}
+
+}  // namespace kproxy::ipvs

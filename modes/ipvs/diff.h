@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "modes/ipvs/graceful_termination.h"
 #include "modes/ipvs/state.h"
 
 namespace kproxy::ipvs {
@@ -74,5 +75,13 @@ struct IpvsChangeList {
 };
 
 IpvsChangeList diff(const IpvsState& observed, const IpvsState& desired);
+
+// The state the kernel holds once `list` (diff(observed, desired)) has run without an error:
+// desired's virtual servers, sets and addresses; observed's virtual servers that were not deleted
+// (excludeCIDRs); the destinations still on `terminating` at weight 0; observed's kube-ipvs0
+// addresses that were not unbound. The applier keeps it as its known state
+// (applier.h).
+IpvsState stateAfter(const IpvsState& observed, const IpvsState& desired, const IpvsChangeList& list,
+                     const TerminationList& terminating);
 
 }  // namespace kproxy::ipvs

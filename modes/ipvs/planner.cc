@@ -508,6 +508,7 @@ Result<IpvsSettings> ipvsSettingsFrom(const config::KubeProxyConfiguration& conf
   out.tcp_timeout = seconds(config.ipvs.tcp_timeout);
   out.tcp_fin_timeout = seconds(config.ipvs.tcp_fin_timeout);
   out.udp_timeout = seconds(config.ipvs.udp_timeout);
+  out.full_sync_period = config.ipvs.sync_period;
   for (size_t i = 0; i < config.ipvs.exclude_cidrs.size(); ++i) {
     const std::string& text = config.ipvs.exclude_cidrs[i];
     auto cidr = Cidr::parseSloppy(text);

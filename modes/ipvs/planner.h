@@ -7,6 +7,7 @@
 // claiming the same virtual server, the KUBE-IPVS-OUT-FILTER rules) the output is deterministic.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,9 @@ struct IpvsSettings {
   uint32_t tcp_timeout = 0;
   uint32_t tcp_fin_timeout = 0;
   uint32_t udp_timeout = 0;
+  // ipvs.syncPeriod: the live proxier reads the whole kernel state again (a full sync) at least
+  // this often; syncs in between send only what changed (proxier.h). Not part of the plan.
+  std::chrono::nanoseconds full_sync_period = std::chrono::seconds(30);
 };
 
 // Errors name the field: "ipvs.excludeCIDRs[1]: \"10.0.0.0/33\" is not a valid CIDR".

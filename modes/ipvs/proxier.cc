@@ -84,22 +84,35 @@ Status IpvsProxier::housekeeping() {
   return okStatus();
 }
 
-Result<proxy::SyncReport> IpvsProxier::sync(const tracker::ProxySnapshot& snapshot, const tracker::UpdateResult&) {
+bool IpvsProxier::nextSyncIsFull(const tracker::UpdateResult&) const {
+  // The runner's periodic run comes syncPeriod after the previous one; a tenth of slack keeps its
+  // timer's jitter from turning that run into a partial one.
+  const auto due = ipvs_.full_sync_period - ipvs_.full_sync_period / 10;
+  return full_requested_ || !applier_.knownState() || !last_full_sync_ ||
+         std::chrono::steady_clock::now() - *last_full_sync_ >= due;
+}
+
+Result<proxy::SyncReport> IpvsProxier::sync(const tracker::ProxySnapshot& snapshot, const tracker::UpdateResult& changes) {
   const auto start = std::chrono::steady_clock::now();
+  const bool full = nextSyncIsFull(changes);
+  // Until this sync has gone through, the next one is full (a failure forgets the known state).
+  full_requested_ = true;
   std::vector<IpAddress> bound;
-  if (auto listed = deps_.links.listAddresses(kDummyDevice, settings_.family); listed.ok()) {
+  if (!full) {
+    bound = applier_.knownState()->kube_ipvs0_addresses;
+  } else if (auto listed = deps_.links.listAddresses(kDummyDevice, settings_.family); listed.ok()) {
     bound = std::move(*listed);
   } else if (listed.error().code != ENODEV) {
     return listed.error();
   }
   last_plan_ = planIpvs({.snapshot = &snapshot, .settings = &settings_, .ipvs = &ipvs_, .kube_ipvs0_addresses = &bound});
-  auto applied = applier_.apply(last_plan_);
+  auto applied = applier_.apply(last_plan_, full ? ApplyKind::kFull : ApplyKind::kPartial);
   if (!applied.ok()) return applied.error();
   last_apply_ = std::move(*applied);
   proxy::SyncReport report;
-  report.full_sync = true;
-  report.bytes_written = last_plan_.iptables_payload.size();
-  report.kernel_transactions = last_apply_.ipvs_operations + (deps_.iptables != nullptr ? 1 : 0);
+  report.full_sync = last_apply_.read_kernel_state;
+  report.bytes_written = last_apply_.iptables_restored ? last_plan_.iptables_payload.size() : 0;
+  report.kernel_transactions = last_apply_.ipvs_operations + (last_apply_.iptables_restored ? 1 : 0);
   report.no_local_endpoints_internal = last_plan_.no_local_endpoints_internal;
   report.no_local_endpoints_external = last_plan_.no_local_endpoints_external;
   report.duration = std::chrono::steady_clock::now() - start;
@@ -108,6 +121,10 @@ Result<proxy::SyncReport> IpvsProxier::sync(const tracker::ProxySnapshot& snapsh
     for (const auto& e : last_apply_.errors) all += (all.empty() ? "" : "; ") + e;
     return Error("ipvs: " + std::to_string(last_apply_.errors.size()) + " item(s) failed: " + all);
   }
+  full_requested_ = false;
+  // From the end: under load a full sync can take longer than ipvs.syncPeriod itself, and the
+  // syncs that follow it must still be partial.
+  if (report.full_sync) last_full_sync_ = std::chrono::steady_clock::now();
   return report;
 }
 

@@ -1,13 +1,18 @@
 // IpvsProxier: IPVS mode for one IP family, as upstream's IPVS syncProxyRules (spec
 // ipvs-and-runtime.md §1.2, §1.3): every sync plans the whole state (pure, planner.h) from the
-// snapshot and the addresses kube-ipvs0 holds now, then the applier makes the kernel match it.
-// Every IPVS sync is a full one (the applier only sends the difference), so requestFullSync()
-// has nothing to do. setUpNode() runs upstream's startup (IPVS usable with the configured
+// snapshot and the addresses kube-ipvs0 holds, then the applier makes the kernel match it.
+// Unlike upstream, only some syncs read the kernel: a full sync (the first, one asked for, the
+// first after a failure, and one at least every ipvs.syncPeriod) reads every virtual server,
+// set and address and repairs drift; the syncs in between diff the plan against the state the
+// last sync left (applier.h), so a one-endpoint change sends one or two netlink messages and no
+// iptables-restore when IPVS mode's rules did not change. setUpNode() runs upstream's startup (IPVS usable with the configured
 // scheduler, sysctls, connection timeouts); housekeeping() is graceful termination's periodic
 // sweep.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,8 +56,8 @@ class IpvsProxier final : public proxy::Proxier {
   IpFamily family() const override { return settings_.family; }
   Status setUpNode() override;
   Result<proxy::SyncReport> sync(const tracker::ProxySnapshot& snapshot, const tracker::UpdateResult& changes) override;
-  bool nextSyncIsFull(const tracker::UpdateResult&) const override { return true; }
-  void requestFullSync() override {}
+  bool nextSyncIsFull(const tracker::UpdateResult& changes) const override;
+  void requestFullSync() override { full_requested_ = true; }
   // "# ipvs IPv4 changes", the change list, then "# ipvs IPv4 timings: ..." (bench/ipvs-bench.sh
   // and the kernel scenarios read it).
   std::string lastSyncDetails() const override;
@@ -74,6 +79,8 @@ class IpvsProxier final : public proxy::Proxier {
   ApplyReport last_apply_;
   netlink::Sysctl* sysctl_;
   std::string kernel_release_;
+  bool full_requested_ = true;
+  std::optional<std::chrono::steady_clock::time_point> last_full_sync_;
 };
 
 }  // namespace kproxy::ipvs

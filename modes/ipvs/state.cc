@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "src/util/line_buffer.h"
+#include "src/util/safe_text.h"
 
 namespace kproxy::ipvs {
 namespace {
@@ -280,6 +281,10 @@ std::string ipSetName(std::string_view ipv4_name, IpFamily family) {
   return name;
 }
 
+// Every word that comes from a value (scheduler, set name, range, member) goes through safeWord:
+// whatever a caller put there, it cannot end the line or add words to it.
+constexpr size_t kMaxWord = 256;
+
 std::string formatIpvsadmSave(const IpvsState& state) {
   std::vector<const VirtualServer*> services;
   services.reserve(state.virtual_servers.size());
@@ -291,11 +296,12 @@ std::string formatIpvsadmSave(const IpvsState& state) {
   glibcMergeSort(services, compareServices);
 
   LineBuffer out;
+  std::string scratch;
   out.reserve(services.size() * 48 + dests * 64);
   std::vector<const RealServer*> rss;
   for (const VirtualServer* vs : services) {
     const std::string spec = serviceSpec(*vs);
-    out.words("-A", spec, "-s", vs->scheduler);
+    out.words("-A", spec, "-s", safeWord(vs->scheduler, scratch, kMaxWord));
     if (vs->flags & kFlagPersistent) {
       out.word("-p").decimal(vs->timeout);
       if (vs->netmask != defaultNetmask(vs->family())) out.words("-M", netmaskText(*vs));
@@ -316,18 +322,20 @@ std::string formatIpvsadmSave(const IpvsState& state) {
 
 std::string formatIpsetSave(const IpvsState& state) {
   LineBuffer out;
+  std::string name_scratch, scratch;
   for (const auto& set : state.ipsets) {
-    out.words("create", set.name, ipSetTypeName(set.type));
+    const std::string& name = safeWord(set.name, name_scratch, kMaxWord);
+    out.words("create", name, ipSetTypeName(set.type));
     if (isHashType(set.type)) {
       out.words("family", set.family == IpFamily::kIPv4 ? "inet" : "inet6", "hashsize")
           .decimal(set.hash_size)
           .word("maxelem")
           .decimal(set.max_elem);
     } else {
-      out.words("range", set.port_range);
+      out.words("range", safeWord(set.port_range, scratch, kMaxWord));
     }
     out.endLine();
-    for (const auto& member : set.members) out.words("add", set.name, member).endLine();
+    for (const auto& member : set.members) out.words("add", name, safeWord(member, scratch, kMaxWord)).endLine();
   }
   return out.release();
 }

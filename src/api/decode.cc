@@ -215,6 +215,7 @@ DecodeResult ManifestSink::finish() && {
   result.state.service_cidrs.assign(service_cidrs_.begin(), service_cidrs_.end());
   result.errors = std::move(errors_);
   result.syntax_error = syntax_error_;
+  result.legacy_endpoints = !endpoints_.empty();
   return result;
 }
 

@@ -44,6 +44,9 @@ struct DecodeResult {
   // True when a whole file or document could not be parsed (YAML/JSON syntax): then `state` is
   // not a faithful picture of the input and a daemon keeps what it had.
   bool syntax_error = false;
+  // True when the input held legacy v1 Endpoints. Whether one is mirrored depends on every file's
+  // EndpointSlices, so such files cannot be decoded one by one (watch/file_source.cc).
+  bool legacy_endpoints = false;
 };
 
 DecodeResult decodeManifests(const std::vector<ManifestFile>& files);

@@ -115,6 +115,15 @@ std::vector<std::shared_ptr<EndpointSlice>> mirrorEndpoints(const LegacyEndpoint
 // ---------------------------------------------------------------------------------------------
 // Validation (validate.cc): appends one FieldProblem per rule broken.
 
+// The API server's name rules (apimachinery's util/validation), each returning "" when `value`
+// passes, else a message that quotes it: "\"Web\" is not a valid DNS-1123 label: ...".
+std::string dns1123LabelProblem(std::string_view value);      // namespaces, port names
+std::string dns1035LabelProblem(std::string_view value);      // Service names
+std::string dns1123SubdomainProblem(std::string_view value);  // EndpointSlice, Node, ServiceCIDR names
+std::string portNameProblem(std::string_view value);          // named targetPorts (IANA service names)
+std::string labelValueProblem(std::string_view value);
+std::string labelKeyProblem(std::string_view key);            // [prefix/]name
+
 void checkService(const Service& service, std::vector<FieldProblem>& out);
 void checkEndpointSlice(const EndpointSlice& slice, std::vector<FieldProblem>& out);
 void checkNode(const Node& node, std::vector<FieldProblem>& out);
@@ -338,15 +347,28 @@ inline bool labelReadByKubeProxy(std::string_view key) {
   return key == kLabelServiceName || key == kLabelServiceProxyName || key == kLabelHeadless;
 }
 
+// Reads a string field and notes its line (for fields that validation checks).
+template <class V>
+void readCheckedString(const V& v, const FieldPath& path, ObjectContext& ctx, std::string& out) {
+  readString(v, path, ctx, out);
+  ctx.noteLine(v, path);
+}
+
+template <class V>
+void readCheckedInt32(const V& v, const FieldPath& path, ObjectContext& ctx, int32_t& out) {
+  readInt32(v, path, ctx, out);
+  ctx.noteLine(v, path);
+}
+
 template <class V>
 void decodeMeta(const V& v, const FieldPath& path, ObjectContext& ctx, KeptLabels kept_labels) {
   if (!asMap(v, path, ctx)) return;
   ObjectMeta& meta = *ctx.meta;
   v.forEachField([&](std::string_view key, const V& value) {
     if (key == "name") {
-      readString(value, path.child("name"), ctx, meta.name);
+      readCheckedString(value, path.child("name"), ctx, meta.name);
     } else if (key == "namespace") {
-      readString(value, path.child("namespace"), ctx, meta.namespace_);
+      readCheckedString(value, path.child("namespace"), ctx, meta.namespace_);
     } else if (key == "resourceVersion") {
       readString(value, path.child("resourceVersion"), ctx, meta.resource_version);
     } else if (key == "deletionTimestamp") {
@@ -369,32 +391,37 @@ void decodeMeta(const V& v, const FieldPath& path, ObjectContext& ctx, KeptLabel
   });
 }
 
-// Reads a string field and notes its line (for fields that validation checks).
-template <class V>
-void readCheckedString(const V& v, const FieldPath& path, ObjectContext& ctx, std::string& out) {
-  readString(v, path, ctx, out);
-  ctx.noteLine(v, path);
-}
-
-template <class V>
-void readCheckedInt32(const V& v, const FieldPath& path, ObjectContext& ctx, int32_t& out) {
-  readInt32(v, path, ctx, out);
-  ctx.noteLine(v, path);
-}
-
 // --- Service (v1)
 
 template <class V>
 void decodeServicePort(const V& v, const FieldPath& path, ObjectContext& ctx, ServicePort& port) {
   v.forEachField([&](std::string_view key, const V& value) {
     if (key == "name") {
-      readString(value, path.child("name"), ctx, port.name);
+      readCheckedString(value, path.child("name"), ctx, port.name);
     } else if (key == "protocol") {
       readProtocol(value, path.child("protocol"), ctx, port.protocol);
     } else if (key == "port") {
       readCheckedInt32(value, path.child("port"), ctx, port.port);
     } else if (key == "nodePort") {
       readCheckedInt32(value, path.child("nodePort"), ctx, port.node_port);
+    } else if (key == "targetPort") {
+      // An int-or-string: a number, or the name of a container port.
+      FieldPath p = path.child("targetPort");
+      if (value.isNull()) return;
+      const int line = value.line();
+      int64_t n = 0;
+      std::string_view name;
+      IntRead read = value.readInt(n);
+      if (read == IntRead::kOk && n >= std::numeric_limits<int32_t>::min() && n <= std::numeric_limits<int32_t>::max()) {
+        port.target_port = static_cast<int32_t>(n);
+      } else if (read != IntRead::kWrongType) {
+        ctx.problem(p, line, value.describe() + " is out of range for a 32-bit integer");
+      } else if (value.readString(name)) {
+        port.target_port_name.assign(name.data(), name.size());
+      } else {
+        ctx.problem(p, line, "expected an integer or a string, got " + value.describe());
+      }
+      ctx.noteLine(value, p);
     }
   });
 }
@@ -541,6 +568,7 @@ void decodeEndpointPort(const V& v, const FieldPath& path, ObjectContext& ctx, E
   v.forEachField([&](std::string_view key, const V& value) {
     if (key == "name") {
       readOptionalString(value, path.child("name"), ctx, port.name);
+      ctx.noteLine(value, path.child("name"));
     } else if (key == "port") {
       int32_t n = 0;
       if (readInt32(value, path.child("port"), ctx, n)) port.port = n;

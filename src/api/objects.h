@@ -63,6 +63,10 @@ struct ServicePort {
   Protocol protocol = Protocol::kTCP;
   int32_t port = 0;
   int32_t node_port = 0;  // 0 = none
+  // spec.ports[i].targetPort, read only to be validated (kube-proxy takes endpoint ports from
+  // EndpointSlices): a number (0 when absent or named) or an IANA service name ("" when a number).
+  int32_t target_port = 0;
+  std::string target_port_name;
 
   bool operator==(const ServicePort&) const = default;
 };

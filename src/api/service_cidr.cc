@@ -14,7 +14,20 @@ void checkServiceCIDR(const ServiceCIDR& object, std::vector<FieldProblem>& out)
   auto add = [&](std::string path, std::string message) {
     out.push_back(FieldProblem{std::move(path), std::move(message), 0});
   };
-  if (object.meta.name.empty()) add("metadata.name", "missing");
+  if (object.meta.name.empty()) {
+    add("metadata.name", "missing");
+  } else if (std::string problem = dns1123SubdomainProblem(object.meta.name); !problem.empty()) {
+    add("metadata.name", std::move(problem));
+  }
+  for (const auto& [key, value] : object.meta.labels) {
+    std::string problem = labelKeyProblem(key);
+    if (problem.empty()) problem = labelValueProblem(value);
+    if (problem.empty()) continue;
+    std::string path = "metadata.labels[";
+    path += oneLine(key);
+    path += ']';
+    add(std::move(path), std::move(problem));
+  }
   if (object.cidrs.empty()) add("spec.cidrs", "missing (one CIDR, or one of each IP family)");
   if (object.cidrs.size() > 2) add("spec.cidrs", "at most two CIDRs, one of each IP family, are allowed");
   std::vector<Cidr> parsed;

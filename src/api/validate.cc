@@ -49,16 +49,72 @@ std::string indexed(std::string_view path, size_t i) {
   return out;
 }
 
+bool isLower(char c) { return c >= 'a' && c <= 'z'; }
+bool isDigitChar(char c) { return c >= '0' && c <= '9'; }
+bool isLowerAlnum(char c) { return isLower(c) || isDigitChar(c); }
+bool isAlnum(char c) { return isLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
+
+std::string tooLong(size_t max) {
+  std::string out = "must be no more than ";
+  out += std::to_string(max);
+  out += " characters";
+  return out;
+}
+
+// The reasons (joined with "; ") `value` breaks one lowercase RFC 1123 label, in the order
+// upstream reports them; `first_letter` for RFC 1035 labels.
+void labelReasons(std::string_view value, bool first_letter, std::vector<std::string>& reasons) {
+  if (value.empty()) {
+    reasons.emplace_back("must not be empty");
+    return;
+  }
+  bool charset = std::all_of(value.begin(), value.end(), [](char c) { return isLowerAlnum(c) || c == '-'; });
+  if (!charset) {
+    bool upper = std::any_of(value.begin(), value.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+    reasons.emplace_back(upper ? "must be lowercase: only 'a'-'z', '0'-'9' and '-' are allowed"
+                               : "only lowercase letters 'a'-'z', digits and '-' are allowed");
+  }
+  // Uppercase letters were reported above; here only what is not a letter or digit at all.
+  auto letter = [](char c) { return isLower(c) || (c >= 'A' && c <= 'Z'); };
+  if (first_letter) {
+    if (!letter(value.front())) reasons.emplace_back("must start with a lowercase letter");
+    if (!isAlnum(value.back())) reasons.emplace_back("must end with a lowercase letter or digit");
+  } else if (!isAlnum(value.front()) || !isAlnum(value.back())) {
+    reasons.emplace_back("must start and end with a lowercase letter or digit");
+  }
+}
+
+std::string joinReasons(std::string_view value, std::string_view what, const std::vector<std::string>& reasons) {
+  if (reasons.empty()) return {};
+  std::string out = quote(value);
+  out += " is not a valid ";
+  out += what;
+  out += ": ";
+  for (size_t i = 0; i < reasons.size(); ++i) {
+    if (i > 0) out += "; ";
+    out += reasons[i];
+  }
+  return out;
+}
+
+// [A-Za-z0-9] at both ends, [-A-Za-z0-9_.] between: a label value or the name part of a key.
+bool isQualifiedNamePart(std::string_view v) {
+  if (v.empty() || !isAlnum(v.front()) || !isAlnum(v.back())) return false;
+  return std::all_of(v.begin(), v.end(), [](char c) { return isAlnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
 // A field path, formatted only when a rule is broken: validation runs over every address of
 // every slice, and nearly all of them are fine.
 class Path {
  public:
   Path(const char* name) : name_(name) {}  // NOLINT: implicit for literals
+  explicit Path(std::string formatted) : formatted_(std::move(formatted)) {}
   Path(const char* list, size_t i, const char* field = nullptr) : name_(list), i_(i), field_(field) {}
   Path(const char* outer, size_t i, const char* inner, size_t j, const char* field = nullptr)
       : outer_(outer), outer_i_(i), name_(inner), i_(j), field_(field) {}
 
   std::string str() const {
+    if (name_ == nullptr) return formatted_;
     std::string out;
     if (outer_ != nullptr) out = indexed(outer_, outer_i_) + ".";
     out += i_ == kNone ? std::string(name_) : indexed(name_, i_);
@@ -73,10 +129,16 @@ class Path {
   static constexpr size_t kNone = static_cast<size_t>(-1);
   const char* outer_ = nullptr;
   size_t outer_i_ = 0;
-  const char* name_;
+  const char* name_ = nullptr;  // nullptr: formatted_ is the path
+  std::string formatted_;
   size_t i_ = kNone;
   const char* field_ = nullptr;
 };
+
+// Parsing is sloppy about surrounding white space (see Checker::ip), never about line breaks.
+bool hasControl(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
 
 // Collects the problems of one object.
 class Checker {
@@ -85,15 +147,38 @@ class Checker {
 
   void add(const Path& path, std::string message) { out_.push_back(FieldProblem{path.str(), std::move(message), 0}); }
 
-  void name(const ObjectMeta& meta) {
-    if (meta.name.empty()) add("metadata.name", "missing");
+  // A rule function's verdict: "" passes.
+  void rule(const Path& path, std::string problem) {
+    if (!problem.empty()) add(path, std::move(problem));
+  }
+
+  // metadata.name by the rule of the kind (upstream's ValidateObjectMeta name functions),
+  // metadata.namespace (a DNS-1123 label; "" for cluster-scoped kinds) and the labels kept.
+  void meta(const ObjectMeta& meta, std::string (*name_rule)(std::string_view)) {
+    if (meta.name.empty()) {
+      add("metadata.name", "missing");
+    } else {
+      rule("metadata.name", name_rule(meta.name));
+    }
+    if (!meta.namespace_.empty()) rule("metadata.namespace", dns1123LabelProblem(meta.namespace_));
+    for (const auto& [key, value] : meta.labels) {
+      std::string path = "metadata.labels[";
+      path += oneLine(key);
+      path += ']';
+      std::string key_problem = labelKeyProblem(key);
+      if (!key_problem.empty()) {
+        add(Path(std::move(path)), std::move(key_problem));
+        continue;
+      }
+      rule(Path(std::move(path)), labelValueProblem(value));
+    }
   }
 
   // upstream: IPs are parsed with ParseIPSloppy (leading zeros allowed); surrounding spaces are
   // trimmed too, as upstream's TestBadIPs expects values such as " 203.0.113.000/025 " to work.
   std::optional<IpAddress> ip(const Path& path, const std::string& text) {
     auto parsed = IpAddress::parseSloppy(text);
-    if (!parsed.ok()) {
+    if (!parsed.ok() || hasControl(text)) {
       add(path, quote(text) + " is not a valid IP address");
       return std::nullopt;
     }
@@ -101,7 +186,7 @@ class Checker {
   }
 
   void cidr(const Path& path, const std::string& text) {
-    if (!Cidr::parseSloppy(text).ok()) add(path, quote(text) + " is not a valid CIDR");
+    if (!Cidr::parseSloppy(text).ok() || hasControl(text)) add(path, quote(text) + " is not a valid CIDR");
   }
 
   // Ports are 1-65535; `allow_zero` for fields where 0 means "none" (nodePort,
@@ -153,6 +238,91 @@ std::string oneLine(std::string_view text) {
   out.reserve(text.size());
   appendEscaped(out, text, false);
   return out;
+}
+
+std::string dns1123LabelProblem(std::string_view value) {
+  std::vector<std::string> reasons;
+  if (value.size() > 63) reasons.push_back(tooLong(63));
+  labelReasons(value, false, reasons);
+  return joinReasons(value, "DNS-1123 label", reasons);
+}
+
+std::string dns1035LabelProblem(std::string_view value) {
+  std::vector<std::string> reasons;
+  if (value.size() > 63) reasons.push_back(tooLong(63));
+  labelReasons(value, true, reasons);
+  return joinReasons(value, "DNS-1035 label", reasons);
+}
+
+std::string dns1123SubdomainProblem(std::string_view value) {
+  std::vector<std::string> reasons;
+  if (value.size() > 253) reasons.push_back(tooLong(253));
+  // Dot-separated labels (each without a length limit of its own, as upstream's pattern).
+  bool ok = !value.empty();
+  for (size_t start = 0; ok && start <= value.size();) {
+    size_t dot = value.find('.', start);
+    std::string_view part = value.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    ok = !part.empty() && isLowerAlnum(part.front()) && isLowerAlnum(part.back()) &&
+         std::all_of(part.begin(), part.end(), [](char c) { return isLowerAlnum(c) || c == '-'; });
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  if (!ok) {
+    reasons.emplace_back(value.empty() ? "must not be empty"
+                                       : "only lowercase letters 'a'-'z', digits, '-' and '.' are allowed, and each "
+                                         "dot-separated part must start and end with a lowercase letter or digit");
+  }
+  return joinReasons(value, "DNS-1123 subdomain", reasons);
+}
+
+std::string portNameProblem(std::string_view value) {
+  std::vector<std::string> reasons;
+  if (value.size() > 15) reasons.push_back(tooLong(15));
+  if (!std::all_of(value.begin(), value.end(), [](char c) { return isLowerAlnum(c) || c == '-'; }) || value.empty()) {
+    reasons.emplace_back("only lowercase letters 'a'-'z', digits and '-' are allowed");
+  }
+  if (!std::any_of(value.begin(), value.end(), isLower)) reasons.emplace_back("must contain at least one letter 'a'-'z'");
+  if (value.find("--") != std::string_view::npos) reasons.emplace_back("must not contain two '-' in a row");
+  if (!value.empty() && (value.front() == '-' || value.back() == '-')) reasons.emplace_back("must not begin or end with '-'");
+  return joinReasons(value, "port name (IANA service name)", reasons);
+}
+
+std::string labelValueProblem(std::string_view value) {
+  std::vector<std::string> reasons;
+  if (value.size() > 63) reasons.push_back(tooLong(63));
+  if (!value.empty() && !isQualifiedNamePart(value)) {
+    reasons.emplace_back("only letters, digits, '-', '_' and '.' are allowed, starting and ending with a letter or digit");
+  }
+  return joinReasons(value, "label value", reasons);
+}
+
+std::string labelKeyProblem(std::string_view key) {
+  std::vector<std::string> reasons;
+  std::string_view name = key;
+  size_t slash = key.find('/');
+  if (slash != std::string_view::npos) {
+    std::string_view prefix = key.substr(0, slash);
+    name = key.substr(slash + 1);
+    if (name.find('/') != std::string_view::npos) {
+      reasons.emplace_back("must contain at most one '/'");
+    } else if (prefix.empty()) {
+      reasons.emplace_back("the prefix before '/' must not be empty");
+    } else if (std::string prefix_problem = dns1123SubdomainProblem(prefix); !prefix_problem.empty()) {
+      reasons.emplace_back("the prefix before '/' must be a DNS-1123 subdomain");
+    }
+  }
+  if (reasons.empty()) {
+    if (name.empty()) {
+      reasons.emplace_back("the name part must not be empty");
+    } else {
+      if (name.size() > 63) reasons.emplace_back(std::string("the name part ").append(tooLong(63)));
+      if (!isQualifiedNamePart(name)) {
+        reasons.emplace_back(
+            "the name part allows only letters, digits, '-', '_' and '.', starting and ending with a letter or digit");
+      }
+    }
+  }
+  return joinReasons(key, "label key", reasons);
 }
 
 void FieldPath::appendTo(std::string& out) const {
@@ -218,7 +388,7 @@ std::string formatProblem(std::string_view kind, const ObjectMeta& meta, const F
 // reproduce those tests.
 void checkService(const Service& s, std::vector<FieldProblem>& out) {
   Checker c(out);
-  c.name(s.meta);
+  c.meta(s.meta, &dns1035LabelProblem);
   c.enumValue("spec.type", s.type, {"ClusterIP", "NodePort", "LoadBalancer", "ExternalName"});
   if (!isNoneOrEmpty(s.cluster_ip)) c.ip("spec.clusterIP", s.cluster_ip);
   for (size_t i = 0; i < s.cluster_ips.size(); ++i) {
@@ -244,8 +414,13 @@ void checkService(const Service& s, std::vector<FieldProblem>& out) {
     }
   }
   for (size_t i = 0; i < s.ports.size(); ++i) {
-    c.port(Path("spec.ports", i, "port"), s.ports[i].port, false);
-    c.port(Path("spec.ports", i, "nodePort"), s.ports[i].node_port, true);
+    const ServicePort& port = s.ports[i];
+    if (!port.name.empty()) c.rule(Path("spec.ports", i, "name"), dns1123LabelProblem(port.name));
+    c.port(Path("spec.ports", i, "port"), port.port, false);
+    // 0 and "" are what the API server defaults to spec.ports[i].port.
+    c.port(Path("spec.ports", i, "targetPort"), port.target_port, true);
+    if (!port.target_port_name.empty()) c.rule(Path("spec.ports", i, "targetPort"), portNameProblem(port.target_port_name));
+    c.port(Path("spec.ports", i, "nodePort"), port.node_port, true);
   }
   for (size_t i = 0; i < s.external_ips.size(); ++i) c.ip(Path("spec.externalIPs", i), s.external_ips[i]);
   c.enumValue("spec.sessionAffinity", s.session_affinity, {"None", "ClientIP"});
@@ -263,12 +438,13 @@ void checkService(const Service& s, std::vector<FieldProblem>& out) {
   for (size_t i = 0; i < s.load_balancer_ingress.size(); ++i) {
     const std::string& ip = s.load_balancer_ingress[i].ip;
     if (!ip.empty()) c.ip(Path("status.loadBalancer.ingress", i, "ip"), ip);
+    c.enumValue(Path("status.loadBalancer.ingress", i, "ipMode"), s.load_balancer_ingress[i].ip_mode, {"", "VIP", "Proxy"});
   }
 }
 
 void checkEndpointSlice(const EndpointSlice& slice, std::vector<FieldProblem>& out) {
   Checker c(out);
-  c.name(slice.meta);
+  c.meta(slice.meta, &dns1123SubdomainProblem);
   bool ip_family = false;
   IpFamily family = IpFamily::kIPv4;
   if (slice.address_type.empty()) {
@@ -291,15 +467,38 @@ void checkEndpointSlice(const EndpointSlice& slice, std::vector<FieldProblem>& o
       }
     }
   }
+  for (size_t i = 0; i < slice.endpoints.size(); ++i) {
+    const Endpoint& ep = slice.endpoints[i];
+    if (ep.node_name) c.rule(Path("endpoints", i, "nodeName"), dns1123SubdomainProblem(*ep.node_name));
+    if (ep.zone) c.rule(Path("endpoints", i, "zone"), labelValueProblem(*ep.zone));
+    for (size_t j = 0; j < ep.hints_for_zones.size(); ++j) {
+      c.rule(Path("endpoints", i, "hints.forZones", j, "name"), labelValueProblem(ep.hints_for_zones[j]));
+    }
+    for (size_t j = 0; j < ep.hints_for_nodes.size(); ++j) {
+      c.rule(Path("endpoints", i, "hints.forNodes", j, "name"), dns1123SubdomainProblem(ep.hints_for_nodes[j]));
+    }
+  }
   for (size_t i = 0; i < slice.ports.size(); ++i) {
+    const EndpointPort& port = slice.ports[i];
+    if (port.name && !port.name->empty()) c.rule(Path("ports", i, "name"), dns1123LabelProblem(*port.name));
     // upstream ignores ports without a number (nil or 0), so 0 is allowed here.
-    if (slice.ports[i].port) c.port(Path("ports", i, "port"), *slice.ports[i].port, true);
+    if (port.port) c.port(Path("ports", i, "port"), *port.port, true);
   }
 }
 
 void checkNode(const Node& node, std::vector<FieldProblem>& out) {
   Checker c(out);
-  c.name(node.meta);
+  c.meta(node.meta, &dns1123SubdomainProblem);
+  for (size_t i = 0; i < node.taints.size(); ++i) {
+    const NodeTaint& taint = node.taints[i];
+    if (taint.key.empty()) {
+      c.add(Path("spec.taints", i, "key"), "missing");
+    } else {
+      c.rule(Path("spec.taints", i, "key"), labelKeyProblem(taint.key));
+    }
+    c.rule(Path("spec.taints", i, "value"), labelValueProblem(taint.value));
+    c.enumValue(Path("spec.taints", i, "effect"), taint.effect, {"NoSchedule", "PreferNoSchedule", "NoExecute"});
+  }
   for (size_t i = 0; i < node.pod_cidrs.size(); ++i) c.cidr(Path("spec.podCIDRs", i), node.pod_cidrs[i]);
   for (size_t i = 0; i < node.addresses.size(); ++i) {
     const NodeAddress& a = node.addresses[i];
@@ -309,18 +508,23 @@ void checkNode(const Node& node, std::vector<FieldProblem>& out) {
 
 void checkLegacyEndpoints(const LegacyEndpoints& endpoints, std::vector<FieldProblem>& out) {
   Checker c(out);
-  c.name(endpoints.meta);
+  c.meta(endpoints.meta, &dns1123SubdomainProblem);
   for (size_t i = 0; i < endpoints.subsets.size(); ++i) {
     const LegacyEndpointSubset& subset = endpoints.subsets[i];
-    for (size_t j = 0; j < subset.addresses.size(); ++j) {
-      c.ip(Path("subsets", i, "addresses", j, "ip"), subset.addresses[j].ip);
-    }
-    for (size_t j = 0; j < subset.not_ready_addresses.size(); ++j) {
-      c.ip(Path("subsets", i, "notReadyAddresses", j, "ip"), subset.not_ready_addresses[j].ip);
+    for (const char* list : {"addresses", "notReadyAddresses"}) {
+      const auto& addresses = list[0] == 'a' ? subset.addresses : subset.not_ready_addresses;
+      for (size_t j = 0; j < addresses.size(); ++j) {
+        const LegacyEndpointAddress& address = addresses[j];
+        c.ip(Path("subsets", i, list, j, "ip"), address.ip);
+        if (!address.hostname.empty()) c.rule(Path("subsets", i, list, j, "hostname"), dns1123LabelProblem(address.hostname));
+        if (address.node_name) c.rule(Path("subsets", i, list, j, "nodeName"), dns1123SubdomainProblem(*address.node_name));
+      }
     }
     // The API server requires a port number on every Endpoints port.
     for (size_t j = 0; j < subset.ports.size(); ++j) {
-      c.port(Path("subsets", i, "ports", j, "port"), subset.ports[j].port.value_or(0), false);
+      const EndpointPort& port = subset.ports[j];
+      if (port.name && !port.name->empty()) c.rule(Path("subsets", i, "ports", j, "name"), dns1123LabelProblem(*port.name));
+      c.port(Path("subsets", i, "ports", j, "port"), port.port.value_or(0), false);
     }
   }
 }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -17,36 +18,47 @@
 
 namespace kproxy::watch {
 
-FileObjectSource::FileObjectSource(std::vector<std::string> paths, std::string node_name, ObjectEventSink& sink,
-                                   ErrorReporter report_error)
-    : paths_(std::move(paths)), node_name_(std::move(node_name)), sink_(sink), report_error_(std::move(report_error)) {}
+namespace {
 
-std::string FileObjectSource::fingerprint() const {
-  std::string fp;
-  for (const auto& p : paths_) {
-    struct stat st {};
-    if (stat(p.c_str(), &st) != 0) {
-      fp += p + ":missing;";
-      continue;
-    }
-    fp += p + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-          std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ";";
-  }
-  return fp;
+Result<api::ManifestFile> readManifest(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(path + ": cannot open; keeping the previous objects");
+  return api::ManifestFile{.name = path, .bytes = std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())};
 }
 
-bool FileObjectSource::poll() {
-  std::string fp = fingerprint();
-  if (synced_ && fp == last_fingerprint_) return false;
-  last_fingerprint_ = fp;
+void append(api::ClusterState& to, const api::ClusterState& from) {
+  to.services.insert(to.services.end(), from.services.begin(), from.services.end());
+  to.endpoint_slices.insert(to.endpoint_slices.end(), from.endpoint_slices.begin(), from.endpoint_slices.end());
+  to.nodes.insert(to.nodes.end(), from.nodes.begin(), from.nodes.end());
+  to.service_cidrs.insert(to.service_cidrs.end(), from.service_cidrs.begin(), from.service_cidrs.end());
+}
+
+}  // namespace
+
+FileObjectSource::FileObjectSource(std::vector<std::string> paths, std::string node_name, ObjectEventSink& sink,
+                                   ErrorReporter report_error)
+    : paths_(std::move(paths)),
+      node_name_(std::move(node_name)),
+      sink_(sink),
+      report_error_(std::move(report_error)),
+      files_(paths_.size()) {}
+
+std::string FileObjectSource::fingerprint(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return "missing";
+  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
+bool FileObjectSource::decodeTogether() {
   std::vector<api::ManifestFile> files;
   for (const auto& p : paths_) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) {
-      report_error_(p + ": cannot open; keeping the previous objects");
+    auto file = readManifest(p);
+    if (!file.ok()) {
+      report_error_(file.error().message);
       return false;
     }
-    files.push_back({p, std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())});
+    files.push_back(std::move(*file));
   }
   auto decoded = api::decodeManifests(files);
   for (const auto& e : decoded.errors) report_error_(e.message);
@@ -56,6 +68,63 @@ bool FileObjectSource::poll() {
   }
   emitDifference(state_, decoded.state, sink_, node_name_);
   state_ = std::move(decoded.state);
+  // The per-file results are stale now; the next change decodes everything again unless no
+  // file holds legacy Endpoints any more.
+  for (auto& f : files_) f.decoded.reset();
+  return true;
+}
+
+bool FileObjectSource::poll() {
+  bool any_new = !synced_;
+  std::vector<size_t> changed;  // read again: new fingerprint, or no good decode kept
+  for (size_t i = 0; i < paths_.size(); ++i) {
+    std::string print = fingerprint(paths_[i]);
+    if (print != files_[i].fingerprint) any_new = true;
+    if (print != files_[i].fingerprint || !files_[i].decoded) changed.push_back(i);
+    files_[i].fingerprint = std::move(print);
+  }
+  if (!any_new) return false;
+  // On failure the changed files keep no decode, so that the next change reads them again.
+  auto keep_previous = [&] {
+    for (size_t i : changed) files_[i].decoded.reset();
+    return false;
+  };
+
+  // Decode the changed files one by one.
+  std::vector<std::optional<api::DecodeResult>> fresh(paths_.size());
+  bool legacy = false;
+  for (size_t i : changed) {
+    auto file = readManifest(paths_[i]);
+    if (!file.ok()) {
+      report_error_(file.error().message);
+      return keep_previous();
+    }
+    std::vector<api::ManifestFile> one;
+    one.push_back(std::move(*file));
+    fresh[i] = api::decodeManifests(one);
+    legacy = legacy || fresh[i]->legacy_endpoints;
+  }
+  for (size_t i = 0; i < paths_.size(); ++i) {
+    if (!fresh[i] && files_[i].decoded) legacy = legacy || files_[i].decoded->legacy_endpoints;
+  }
+  if (legacy && paths_.size() > 1) {
+    if (!decodeTogether()) return keep_previous();
+  } else {
+    bool syntax_error = false;
+    for (size_t i : changed) {
+      for (const auto& e : fresh[i]->errors) report_error_(e.message);
+      syntax_error = syntax_error || fresh[i]->syntax_error;
+    }
+    if (syntax_error) {
+      report_error_("manifests could not be parsed; keeping the previous objects until they are fixed");
+      return keep_previous();
+    }
+    for (size_t i : changed) files_[i].decoded = std::move(fresh[i]);
+    api::ClusterState next;
+    for (const auto& f : files_) append(next, f.decoded->state);
+    emitDifference(state_, next, sink_, node_name_);
+    state_ = std::move(next);
+  }
   if (!synced_) {
     synced_ = true;
     sink_.onSynced(ObjectKind::kService);

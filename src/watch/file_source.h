@@ -1,13 +1,16 @@
 // FileObjectSource: an informer over manifest files (`kproxy run --objects FILE`): reads them at
 // start, then re-reads them when they change and emits the difference as object events. Changes
 // are noticed at once through inotify (a file closed after writing, or renamed into place); a
-// slow fingerprint check (size, mtime, inode) catches what inotify cannot see. A file
-// that cannot be parsed at all keeps the previous state (a half-written file must not delete every
+// slow fingerprint check (size, mtime, inode) catches what inotify cannot see. Only the files that
+// changed are read and decoded again (a one-endpoint edit of a small file must not re-decode a
+// 50 MB cluster dump beside it); the others' objects are kept from their last decode. A file that
+// cannot be parsed at all keeps its previous objects (a half-written file must not delete every
 // service); objects with errors are reported and left out, everything else is applied.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -31,13 +34,20 @@ class FileObjectSource {
   void run(std::stop_token stop, std::chrono::milliseconds interval = std::chrono::seconds(1));
 
  private:
-  std::string fingerprint() const;
+  // One per path: what the file looked like when last read, and what it decoded to.
+  struct FileState {
+    std::string fingerprint;
+    std::optional<api::DecodeResult> decoded;  // nullopt until it was read without a syntax error
+  };
+  static std::string fingerprint(const std::string& path);
+  // Decodes every file together (legacy Endpoints: mirroring looks at every file's slices).
+  bool decodeTogether();
 
   std::vector<std::string> paths_;
   std::string node_name_;
   ObjectEventSink& sink_;
   ErrorReporter report_error_;
-  std::string last_fingerprint_;
+  std::vector<FileState> files_;
   api::ClusterState state_;
   bool synced_ = false;
 };

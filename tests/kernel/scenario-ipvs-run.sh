@@ -2,7 +2,8 @@
 # root), fed by --objects files: 2,000 services x 10 endpoints (bench/workload.cc) plus a small
 # cluster of our own.
 #  1. the initial sync programs every service; /healthz answers 200; /metrics counts the syncs;
-#  2. a one-endpoint change in the small cluster's file is applied, and nothing else changes;
+#  2. a one-endpoint change in the small cluster's file is applied by a partial sync (no dump of
+#     every virtual server, no iptables-restore), and nothing else changes;
 #  3. a stray virtual server is removed by the periodic full sync (ipvs.syncPeriod), while one
 #     inside ipvs.excludeCIDRs stays;
 #  4. SIGTERM ends the daemon within a few seconds and leaves the state in place;
@@ -84,7 +85,7 @@ EOF
 ipvsadm -A -t 172.31.0.1:7000 -s wrr
 ipvsadm -a -t 172.31.0.1:7000 -r 192.168.0.99:7000 -m -w 5
 
-"$kproxy" run --config "$work/config.yaml" --objects "$work/workload.json" --objects "$work/small.yaml" > "$work/run.log" 2>&1 &
+"$kproxy" run -v 2 --config "$work/config.yaml" --objects "$work/workload.json" --objects "$work/small.yaml" > "$work/run.log" 2>&1 &
 pid=$!
 
 # 1. Initial sync, healthz, metrics.
@@ -113,7 +114,11 @@ ipvsadm -L -n -t 10.100.0.10:80 | grep -q 10.100.1.3:8080 && fail "the old endpo
 ipvsadm -S -n | grep -v '^-a -t 10.100.0.10:80 ' | sort > "$work/after.others"
 diff -u "$work/before.others" "$work/after.others" > "$work/others.diff" || { cat "$work/others.diff"; fail "other services changed"; }
 [ "$(syncs)" -gt "$first_syncs" ] || fail "the change was not counted as a sync"
-pass "one-endpoint change applied, every other virtual and real server untouched"
+# Between the periodic full syncs a change is synced partially: no dump of every virtual server and
+# no iptables-restore when IPVS mode's rules are unchanged (0 bytes written).
+grep -q 'IPv4 ipvs partial sync: 0 bytes in [1-9][0-9]* transaction' "$work/run.log" ||
+  { grep 'ipvs .* sync:' "$work/run.log" | tail -n 5; fail "the change was not synced partially"; }
+pass "one-endpoint change applied by a partial sync, every other virtual and real server untouched"
 
 # 3. A stray virtual server goes at the periodic full sync; the excluded one stays.
 ipvsadm -A -t 10.100.9.9:9999 -s rr

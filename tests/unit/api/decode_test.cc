@@ -1038,7 +1038,9 @@ TEST(DecodeManifests, HostileInputReturnsErrors) {
        .errors = {"*"}},
       {.name = "control characters are escaped", .file_name = "d.yaml",
        .bytes = "apiVersion: v1\nkind: Service\nmetadata: {name: \"a\\nb\"}\nspec: {clusterIP: \"1.2.3.4\\n\\u0007\"}\n",
-       .errors = {"d.yaml:4: Service default/a\\nb: spec.clusterIP: \"1.2.3.4\\n\\x07\" is not a valid IP address"}},
+       .errors = {"d.yaml:3: Service default/a\\nb: metadata.name: \"a\\nb\" is not a valid DNS-1035 label: only "
+                  "lowercase letters 'a'-'z', digits and '-' are allowed",
+                  "d.yaml:4: Service default/a\\nb: spec.clusterIP: \"1.2.3.4\\n\\x07\" is not a valid IP address"}},
       {.name = "long values are shortened", .file_name = "d.yaml",
        .bytes = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {clusterIP: " + std::string(200, '9') + "}\n",
        .errors = {"d.yaml:4: Service default/a: spec.clusterIP: \"" + std::string(64, '9') + "\"... is not a valid IP address"}},
@@ -1111,7 +1113,7 @@ spec:
   EXPECT_EQ(node.taints[0], (NodeTaint{"ToBeDeletedByClusterAutoscaler", "1700000000", "NoSchedule"}));
   EXPECT_EQ(node.taints[1], (NodeTaint{"dedicated", "", "NoExecute"}));
 
-  const DecodeResult bad = decode("apiVersion: v1\nkind: Node\nmetadata: {name: n2}\nspec: {taints: [{key: [1]}]}\n");
+  const DecodeResult bad = decode("apiVersion: v1\nkind: Node\nmetadata: {name: n2}\nspec: {taints: [{key: [1], effect: NoSchedule}]}\n");
   ASSERT_EQ(bad.errors.size(), 1u);
   EXPECT_THAT(bad.errors[0].message, ::testing::HasSubstr("spec.taints[0].key"));
 }

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "modes/common/restore_text.h"
+
 #include "tests/unit/tracker/builders.h"
 
 namespace kproxy::iptables {
@@ -173,6 +175,67 @@ TEST_F(PlannerTest, NoLocalEndpointCounters) {
   EXPECT_EQ(plan.no_local_endpoints_internal, 1);
   EXPECT_EQ(plan.no_local_endpoints_external, 1);
   EXPECT_NE(plan.payload().find("\"ns1/svc1 has no local endpoints\""), std::string::npos);
+}
+
+
+// The writer's own guard (issue 15 item 2): a namespace, name or port name that bypassed
+// validation (newline plus a rule, quotes, backslashes, NUL, 1000 bytes) changes no line
+// structure: the plan has as many lines, each with as many words (split as iptables-restore
+// splits them), as for a plain name, no byte a line could end on, and comments within 255 bytes.
+TEST_F(PlannerTest, HostileNamesStayInsideOneCommentWord) {
+  auto planFor = [&](const std::string& ns, const std::string& name, const std::string& port_name) {
+    tracker::ProxyStateTracker tracker({.family = IpFamily::kIPv4, .node_name = "test-node"});
+    auto svc = testing::makeService(ns, name, "172.30.0.41", {{.name = port_name, .port = 80, .node_port = 30080}});
+    svc.type = "NodePort";
+    svc.session_affinity = "ClientIP";
+    tracker.onServiceAdd(svc);
+    tracker.onEndpointSliceAdd(
+        testing::makeSlice(ns, name, "s-1", {{.ip = "10.0.1.1"}, {.ip = "10.0.1.2"}}, {{.name = port_name, .port = 80}}));
+    auto [snapshot, changes] = tracker.checkout();
+    ChainNameSet none;
+    PlanInput input{.snapshot = snapshot.get(), .settings = &settings_, .full_sync = true, .changes = &changes,
+                    .existing_nat_chains = &none};
+    IptablesPlan plan = planIptables(input);
+    return plan.filter_chains + plan.filter_rules + plan.nat_chains + plan.nat_rules;
+  };
+  auto lines = [](const std::string& text) {
+    std::vector<std::string> out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t nl = text.find('\n', pos);
+      out.push_back(text.substr(pos, nl - pos));
+      pos = nl == std::string::npos ? text.size() : nl + 1;
+    }
+    return out;
+  };
+  const std::vector<std::string> plain = lines(planFor("ns1", "svc1", "p80"));
+  ASSERT_GT(plain.size(), 10u);
+  const std::vector<std::string> hostile = {
+      "x\n-A KUBE-SERVICES -j ACCEPT", "x\r-A KUBE-SERVICES -j ACCEPT", "x\" -j ACCEPT -m comment --comment \"y",
+      "x\\", "x\\\" -j ACCEPT", std::string("x\0y", 3), "x -j ACCEPT", std::string(1000, 'a'), "x\ty%25",
+  };
+  for (const std::string& h : hostile) {
+    for (int field = 0; field < 3; ++field) {
+      SCOPED_TRACE(::testing::PrintToString(h) + " in field " + std::to_string(field));
+      const std::string text = planFor(field == 0 ? h : "ns1", field == 1 ? h : "svc1", field == 2 ? h : "p80");
+      const std::vector<std::string> got = lines(text);
+      ASSERT_EQ(got.size(), plain.size()) << text;
+      for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(restore::splitRuleWords(got[i]).size(), restore::splitRuleWords(plain[i]).size())
+            << got[i] << "\nplain: " << plain[i];
+        for (char c : got[i]) {
+          const auto u = static_cast<unsigned char>(c);
+          ASSERT_FALSE(u < 0x20 || u == 0x7f) << got[i];
+        }
+        bool has_comment = false;
+        std::string comment = restore::ruleComment(got[i], &has_comment);
+        if (has_comment) {
+          EXPECT_LE(comment.size(), 255u) << got[i];
+        }
+      }
+      EXPECT_EQ(text.find("\n-A KUBE-SERVICES -j ACCEPT"), std::string::npos);
+    }
+  }
 }
 
 }  // namespace

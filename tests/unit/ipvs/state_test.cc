@@ -186,5 +186,88 @@ TEST(Values, NormalizeSortsEverything) {
   EXPECT_NE(state.findIpSet("B"), nullptr);
 }
 
+
+// The writers' own guard (issue 15 item 2): values that bypass validation (a scheduler, a set
+// name, a range or a member holding a newline, a quote, a backslash, a NUL or 1000 bytes) still
+// give exactly one well-formed line each, with the same number of words.
+const std::vector<std::string>& hostileStrings() {
+  static const std::vector<std::string> values = {
+      "x\n-A -t 10.0.0.1:80 -s rr", "x\r\n-a", "x\" y", "x\\y", std::string("x\0y", 3), "x y\tz", std::string(1000, 'a'), "x#y;z",
+  };
+  return values;
+}
+
+std::vector<std::string> splitLines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    out.push_back(text.substr(pos, nl - pos));
+    pos = nl == std::string::npos ? text.size() : nl + 1;
+  }
+  return out;
+}
+
+size_t wordCount(const std::string& line) {
+  size_t n = 0;
+  bool in_word = false;
+  for (char c : line) {
+    bool space = c == ' ';
+    if (!space && !in_word) ++n;
+    in_word = !space;
+  }
+  return n;
+}
+
+bool printable(const std::string& line) {
+  for (char c : line) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+TEST(WriterEscaping, IpvsadmAndIpsetTextStayOneLinePerItem) {
+  for (const std::string& hostile : hostileStrings()) {
+    SCOPED_TRACE(::testing::PrintToString(hostile));
+    IpvsState state;
+    VirtualServer server = vs("10.20.30.41", 80, api::Protocol::kTCP, {rs("10.180.0.1", 8080)});
+    server.scheduler = hostile;
+    state.virtual_servers = {server};
+    IpSet hash;
+    hash.name = hostile;
+    hash.members = {hostile, "10.0.0.1"};
+    IpSet bitmap;
+    bitmap.name = "KUBE-NODE-PORT-TCP";
+    bitmap.type = IpSetType::kBitmapPort;
+    bitmap.port_range = hostile;
+    state.ipsets = {hash, bitmap};
+
+    const std::vector<std::string> ipvsadm = splitLines(formatIpvsadmSave(state));
+    ASSERT_EQ(ipvsadm.size(), 2u) << formatIpvsadmSave(state);
+    EXPECT_EQ(wordCount(ipvsadm[0]), 5u) << ipvsadm[0];  // -A -t ADDR -s SCHED
+    EXPECT_EQ(wordCount(ipvsadm[1]), 8u) << ipvsadm[1];
+    const std::vector<std::string> ipset = splitLines(formatIpsetSave(state));
+    ASSERT_EQ(ipset.size(), 4u) << formatIpsetSave(state);
+    EXPECT_EQ(wordCount(ipset[0]), 9u) << ipset[0];  // create NAME TYPE family inet hashsize N maxelem N
+    EXPECT_EQ(wordCount(ipset[1]), 3u) << ipset[1];  // add NAME MEMBER
+    EXPECT_EQ(wordCount(ipset[2]), 3u) << ipset[2];
+    EXPECT_EQ(wordCount(ipset[3]), 5u) << ipset[3];  // create NAME bitmap:port range R
+    for (const auto& line : ipvsadm) EXPECT_TRUE(printable(line)) << line;
+    for (const auto& line : ipset) EXPECT_TRUE(printable(line)) << line;
+    for (const auto& line : ipset) EXPECT_LE(line.size(), 600u);
+  }
+  // Values that are fine are printed as they are.
+  IpvsState plain;
+  IpSet set;
+  set.name = "KUBE-CLUSTER-IP";
+  set.type = IpSetType::kHashIpPort;
+  set.members = {"10.96.0.10,tcp:80", "fd00::10,udp:53"};
+  plain.ipsets = {set};
+  EXPECT_EQ(formatIpsetSave(plain),
+            "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\n"
+            "add KUBE-CLUSTER-IP 10.96.0.10,tcp:80\nadd KUBE-CLUSTER-IP fd00::10,udp:53\n");
+}
+
 }  // namespace
 }  // namespace kproxy::ipvs

@@ -38,6 +38,7 @@ const std::string kHostile[] = {
     std::string("cr\rtab\tdel\x7f"),
     std::string("utf8 \xc3\xa9 and invalid \xff\xfe"),
     std::string("} ; add chain ip kube-proxy evil { type nat hook prerouting priority 0 ; }"),
+    std::string(1000, 'x') + "\n\"",  // very long, ending in a line break and a quote
 };
 
 TEST(NftWriter, QuotedStringsCannotBeEndedByInput) {

@@ -151,6 +151,29 @@ TEST(InformerTest, BadObjectInAListIsSkippedAndTheRestArrives) {
   EXPECT_THAT(h.errors, ElementsAre("Service default/bad: spec.ports[0].port: expected an integer, got \"eighty\""));
 }
 
+// What an API endpoint (or anything posing as one) may send that the API server itself would
+// refuse (issue 15): the object is skipped with an error naming it and the field, with the
+// newline escaped, and the others arrive.
+TEST(InformerTest, ObjectBreakingTheApiServersNameRulesIsSkipped) {
+  Harness h;
+  const std::string evil =
+      R"({"metadata":{"name":"evil","namespace":"default","resourceVersion":"2"},"spec":{"type":"ClusterIP",)"
+      R"("clusterIP":"10.96.0.66","ports":[{"name":"x\n-A KUBE-SERVICES -j ACCEPT","port":80,"protocol":"TCP"}]}})";
+  const std::string quoted_ns =
+      R"({"metadata":{"name":"q","namespace":"de\"fault","resourceVersion":"3"},"spec":{"clusterIP":"10.96.0.67"}})";
+  h.list({serviceJson("default", "a", "1", "10.96.0.1"), evil, quoted_ns});
+  EXPECT_THAT(h.sink.take(), ElementsAre("add Service default/a rv=1", "synced Service"));
+  ASSERT_EQ(h.errors.size(), 2u);
+  EXPECT_EQ(h.errors[0].rfind("Service default/evil: spec.ports[0].name: \"x\\n-A KUBE-SERVICES -j ACCEPT\" is not a valid "
+                              "DNS-1123 label",
+                              0),
+            0u)
+      << h.errors[0];
+  EXPECT_EQ(h.errors[1].rfind("Service de\"fault/q: metadata.namespace: \"de\\\"fault\" is not a valid DNS-1123 label", 0), 0u)
+      << h.errors[1];
+  for (const auto& e : h.errors) EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+}
+
 TEST(InformerTest, EndpointSlicesAndNodes) {
   RecordingSink sink;
   std::vector<std::string> errors;
