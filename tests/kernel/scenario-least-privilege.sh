@@ -4,11 +4,11 @@
 # sets up: with NET_ADMIN alone iptables-restore fails with "Can't open socket to ipset". kproxy
 # runs under setpriv with its bounding, inheritable and ambient sets reduced to these: sync programs
 # virtual servers, IP sets, kube-ipvs0 and the iptables rules (and writes IPVS mode's sysctls,
-# which /proc/sys allows root here), a repeated sync succeeds, facts works, cleanup removes it all.
+# which /proc/sys allows root here), a repeated sync succeeds, diff right after it finds no drift,
+# facts works, cleanup removes it all.
 # `run` comes the DaemonSet's way: a privileged `--init-only`, then the daemon with only these
 # capabilities programs the objects, answers healthz, and exits 0 on SIGTERM leaving the state.
-# (`diff` does not support IPVS mode yet; its row comes with it.) Run on its own, with
-# ip_vs not loaded, it passes too: kproxy's `modprobe ip_vs` fails without CAP_SYS_MODULE, but the
+# Run on its own, with ip_vs not loaded, it passes too: kproxy's `modprobe ip_vs` fails without CAP_SYS_MODULE, but the
 # kernel loads the module itself when the IPVS netlink family is first asked for.
 build=${1:-build}
 if [ -z "$KPROXY_SCENARIO_NETNS" ]; then
