@@ -83,14 +83,12 @@ SyncPeriods iptablesPeriods(const config::KubeProxyConfiguration& config) {
 }
 
 Result<std::unique_ptr<proxy::Proxier>> buildIptablesProxier(const ProxierRequest& request) {
-  iptables::ApplyOptions apply;
-  apply.chunk_full_syncs = request.clients.iptables.backend() == netlink::IptablesBackend::kNft;
   return std::unique_ptr<proxy::Proxier>(std::make_unique<iptables::IptablesProxier>(
       iptables::IptablesProxierDeps{.iptables = request.clients.iptables,
                                     .nfacct = request.clients.nfacct,
                                     .sysctl = &request.clients.sysctl,
                                     .clock = request.clients.clock},
-      request.settings, apply));
+      request.settings));
 }
 
 Result<std::unique_ptr<OfflineProxier>> buildIptablesOffline(const config::KubeProxyConfiguration&,
