@@ -61,7 +61,7 @@ build-release: deps
 # Unit and golden tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKPROXY_SANITIZE=ON -DKPROXY_BUILD_BENCH=OFF >/dev/null
-	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
+	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS) --target unit_and_golden_tests
 	cd $(ASAN_BUILD_DIR) && CI=$(CI) ctest --output-on-failure -j $(JOBS) -L 'unit|golden'
 
 # Builds the Dockerfile with podman (bases made locally with mmdebstrap) and runs the image:
