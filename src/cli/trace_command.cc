@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -111,7 +112,9 @@ std::string formatJson(const TraceResult& r) {
     first = false;
     out += "{\"endpoint\": ";
     appendJsonString(out, o.value);
-    out += ", \"probability\": " + number(o.probability) + "}";
+    out += ", \"probability\": " + number(o.probability);
+    if (o.masquerade) out += *o.masquerade ? ", \"masquerade\": true" : ", \"masquerade\": false";
+    out += "}";
   }
   out += "], \"verdict\": ";
   appendJsonString(out, r.verdict());
@@ -171,11 +174,16 @@ std::string formatText(const tracing::TracePacket& packet, const TraceResult& r)
   } else {
     out += "endpoints (each branch of the random choice, with the probability it is chosen):\n";
     for (const auto& o : r.outputs) {
-      if (o.is_endpoint) out += "  " + o.value + "  " + number(o.probability * 100.0, "%.2f") + "%\n";
+      if (!o.is_endpoint) continue;
+      out += "  " + o.value + "  " + number(o.probability * 100.0, "%.2f") + "%";
+      if (o.masquerade) out += *o.masquerade ? "  (masqueraded)" : "  (not masqueraded)";
+      out += "\n";
     }
   }
   if (r.masquerade) {
-    out += "masquerade: yes (the backend sees this node's address as the source), marked by:\n";
+    const bool partly = std::any_of(r.outputs.begin(), r.outputs.end(), [](const auto& o) { return o.masquerade.has_value(); });
+    out += partly ? "masquerade: for the endpoints marked above (the backend sees this node's address as the source), by:\n"
+                  : "masquerade: yes (the backend sees this node's address as the source), marked by:\n";
     for (const auto& m : r.masquerade_rules) out += "  " + m.table + " " + m.chain + " " + describe(m) + ": " + m.rule + "\n";
   } else {
     out += "masquerade: no (no rule " + r.masquerade_mechanism +
@@ -374,7 +382,7 @@ Verb addTraceVerb(CLI::App& app) {
       ->allow_extra_args(false);
   cmd->add_option("--config", options->config_path, "KubeProxyConfiguration file (with -f)");
   cmd->add_option("--hostname-override", options->hostname_override, "This node's name (with -f)");
-  cmd->add_option("--proxy-mode", options->proxy_mode, "iptables or nftables (with -f; overrides the config file)");
+  cmd->add_option("--proxy-mode", options->proxy_mode, "iptables, nftables or ipvs (with -f; overrides the config file)");
   cmd->add_option("--ip-family", options->ip_family, "ipv4 or ipv6 (default: the family of --dst)");
   cmd->add_option("--from", options->from, "Earlier complete cluster states, synced in order before -f")
       ->allow_extra_args(false);
