@@ -625,7 +625,6 @@ TraceResult IpvsTracer::trace(const TracePacket& packet) const {
                                  .probability = static_cast<double>(rs.weight) / static_cast<double>(total)});
   }
   walk.destination = *tracing::hostOfEndpoint(chosen.front().value);
-  result.filter_destination = walk.destination;
   if (walk.runHook("filter", "OUTPUT") == End::kFinal) return finish();
   // nat POSTROUTING for each real server; the visits of the first are kept.
   bool masquerade = false;

@@ -8,7 +8,9 @@
 //    whole kernel state (its nat and filter tables). When nat PREROUTING has no jump to
 //    KUBE-SERVICES (a payload, or a dump of only the KUBE chains), kube-proxy's jump is implied,
 //    so nat KUBE-SERVICES is traced as upstream's tracer traces it.
-// In nftables mode (`mode: nftables` in --config, or --proxy-mode nftables) the table that render
+// In IPVS mode (`mode: ipvs` / --proxy-mode ipvs) the rules, ip sets and virtual servers render
+// prints are traced with modes/ipvs/tracer.h. In nftables mode (`mode: nftables` in --config, or
+// --proxy-mode nftables) the table that render
 // prints is traced with nftables semantics (modes/nftables/tracer.h); --rules takes iptables
 // text only.
 // Local addresses (--src-type / --dst-type LOCAL, fib ... type local): the node facts' localAddresses
