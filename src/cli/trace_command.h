@@ -32,6 +32,11 @@ struct TraceOptions {
   std::string ip_family;           // --ip-family ipv4|ipv6; "" = the family of --dst
   std::vector<std::string> from;   // --from
   std::string rules_path;          // --rules ("-" = stdin)
+  // With --rules, IPVS mode's live state: `ipset save` and `ipvsadm -S -n` text. Either one makes
+  // the trace an IPVS one (modes/ipvs/tracer.h); the kube-ipvs0 addresses are then among the local
+  // addresses (this machine's, or --node-facts').
+  std::string ipsets_path;         // --ipsets
+  std::string ipvs_path;           // --ipvs
   std::string src;                 // --src
   std::string dst;                 // --dst
   std::string dport;               // --dport (1-65535)
