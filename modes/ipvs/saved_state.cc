@@ -1,5 +1,7 @@
 #include "modes/ipvs/saved_state.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <map>
@@ -31,7 +33,7 @@ Status eachLine(std::string_view text, F&& f) {
     auto w = words(line);
     if (!w.empty() && w[0][0] != '#') {
       Status s = f(w);
-      if (!s.ok()) return Error("line " + std::to_string(number) + ": " + s.error().message);
+      if (!s.ok()) return Error(fmt::format("line {}: {}", number, s.error().message));
     }
     if (nl == std::string_view::npos) break;
     pos = nl + 1;
@@ -51,7 +53,7 @@ Result<uint32_t> number(std::string_view text) {
   uint32_t v = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-    return Error("bad number \"" + std::string(text) + "\"");
+    return Error(fmt::format("bad number \"{}\"", text));
   }
   return v;
 }
@@ -59,12 +61,12 @@ Result<uint32_t> number(std::string_view text) {
 // "10.0.0.1:80", "[fd00::1]:80".
 Result<std::pair<IpAddress, uint16_t>> hostPort(std::string_view text) {
   size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) return Error("\"" + std::string(text) + "\" is not ADDRESS:PORT");
+  if (colon == std::string_view::npos) return Error(fmt::format("\"{}\" is not ADDRESS:PORT", text));
   std::string_view host = text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   auto ip = IpAddress::parse(host);
   auto port = number(text.substr(colon + 1));
-  if (!ip.ok() || !port.ok() || *port > 65535) return Error("\"" + std::string(text) + "\" is not ADDRESS:PORT");
+  if (!ip.ok() || !port.ok() || *port > 65535) return Error(fmt::format("\"{}\" is not ADDRESS:PORT", text));
   return std::make_pair(*ip, static_cast<uint16_t>(*port));
 }
 
@@ -95,12 +97,12 @@ Result<std::vector<IpSet>> parseIpsetSave(std::string_view text) {
       auto it = sets.find(w[1]);
       if (it == sets.end()) {
         if (skipped.count(w[1]) != 0) return okStatus();
-        return Error("add to set " + std::string(w[1]) + ", which no create line declared");
+        return Error(fmt::format("add to set {}, which no create line declared", w[1]));
       }
       it->second.members.emplace_back(w[2]);
       return okStatus();
     }
-    return Error("expected create or add, got \"" + std::string(w[0]) + "\"");
+    return Error(fmt::format("expected create or add, got \"{}\"", w[0]));
   });
   if (!s.ok()) return s.error();
   std::vector<IpSet> out;
@@ -116,7 +118,7 @@ Result<std::vector<VirtualServer>> parseIpvsadmSave(std::string_view text) {
   Status s = eachLine(text, [&](const std::vector<std::string_view>& w) -> Status {
     const bool service = w[0] == "-A" || w[0] == "--add-service";
     const bool dest = w[0] == "-a" || w[0] == "--add-server";
-    if (!service && !dest) return Error("expected -A or -a, got \"" + std::string(w[0]) + "\"");
+    if (!service && !dest) return Error(fmt::format("expected -A or -a, got \"{}\"", w[0]));
     std::optional<VirtualServerKey> key;
     bool fwmark = false;
     VirtualServer vs;
@@ -124,7 +126,7 @@ Result<std::vector<VirtualServer>> parseIpvsadmSave(std::string_view text) {
     bool have_rs = false;
     for (size_t i = 1; i < w.size(); ++i) {
       auto next = [&]() -> Result<std::string_view> {
-        if (i + 1 >= w.size()) return Error("option " + std::string(w[i]) + " needs a value");
+        if (i + 1 >= w.size()) return Error(fmt::format("option {} needs a value", w[i]));
         return w[++i];
       };
       std::string_view opt = w[i];

@@ -1,5 +1,7 @@
 #include "modes/ipvs/set_match.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -17,7 +19,7 @@ Result<int> parsePortNumber(std::string_view text) {
   int port = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || port < 0 || port > 65535) {
-    return Error("bad port \"" + std::string(text) + "\"");
+    return Error(fmt::format("bad port \"{}\"", text));
   }
   return port;
 }
@@ -25,7 +27,7 @@ Result<int> parsePortNumber(std::string_view text) {
 Result<IpAddress> parseAddress(std::string_view text) {
   if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
   auto ip = IpAddress::parseSloppy(text);
-  if (!ip.ok()) return Error("bad address \"" + std::string(text) + "\"");
+  if (!ip.ok()) return Error(fmt::format("bad address \"{}\"", text));
   return *ip;
 }
 
@@ -55,7 +57,7 @@ Result<std::vector<bool>> parseSetFlags(std::string_view flags) {
     } else if (item == "dst") {
       out.push_back(false);
     } else {
-      return Error("bad --match-set flag \"" + std::string(item) + "\" (src or dst)");
+      return Error(fmt::format("bad --match-set flag \"{}\" (src or dst)", item));
     }
     if (comma == std::string_view::npos) break;
     flags.remove_prefix(comma + 1);
@@ -72,7 +74,7 @@ Result<SetMember> parseSetMember(IpSetType type, std::string_view text) {
   for (size_t i = 0; i < want.size(); ++i) {
     size_t comma = rest.find(',');
     if (comma == std::string_view::npos && i + 1 < want.size()) {
-      return Error("member \"" + std::string(text) + "\" has fewer than " + std::to_string(want.size()) + " parts");
+      return Error(fmt::format("member \"{}\" has fewer than {} parts", text, want.size()));
     }
     std::string_view item = rest.substr(0, i + 1 < want.size() ? comma : std::string_view::npos);
     if (i + 1 < want.size()) rest.remove_prefix(comma + 1);
@@ -80,16 +82,16 @@ Result<SetMember> parseSetMember(IpSetType type, std::string_view text) {
     e.kind = want[i];
     if (want[i] == K::kAddress) {
       auto ip = parseAddress(item);
-      if (!ip.ok()) return Error("member \"" + std::string(text) + "\": " + ip.error().message);
+      if (!ip.ok()) return Error(fmt::format("member \"{}\": {}", text, ip.error().message));
       e.address = *ip;
     } else if (want[i] == K::kNet) {
       if (item.find('/') == std::string_view::npos) {
         auto ip = parseAddress(item);
-        if (!ip.ok()) return Error("member \"" + std::string(text) + "\": " + ip.error().message);
+        if (!ip.ok()) return Error(fmt::format("member \"{}\": {}", text, ip.error().message));
         e.net = Cidr(*ip, ip->isV4() ? 32 : 128);
       } else {
         auto cidr = Cidr::parseSloppy(item);
-        if (!cidr.ok()) return Error("member \"" + std::string(text) + "\": bad net \"" + std::string(item) + "\"");
+        if (!cidr.ok()) return Error(fmt::format("member \"{}\": bad net \"{}\"", text, item));
         e.net = *cidr;
       }
     } else {
@@ -104,7 +106,7 @@ Result<SetMember> parseSetMember(IpSetType type, std::string_view text) {
         port_text = item.substr(colon + 1);
       }
       auto port = parsePortNumber(port_text);
-      if (!port.ok()) return Error("member \"" + std::string(text) + "\": " + port.error().message);
+      if (!port.ok()) return Error(fmt::format("member \"{}\": {}", text, port.error().message));
       e.port = *port;
     }
     member.elements.push_back(std::move(e));

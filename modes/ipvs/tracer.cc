@@ -1,5 +1,7 @@
 #include "modes/ipvs/tracer.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -114,7 +116,7 @@ Result<int> parsePort(std::string_view text) {
   int port = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || port < 0 || port > 65535) {
-    return Error("bad port \"" + std::string(text) + "\"");
+    return Error(fmt::format("bad port \"{}\"", text));
   }
   return port;
 }
@@ -152,11 +154,11 @@ Result<PortCondition> parsePorts(std::string_view text, bool negate) {
 Result<Cidr> parseCidrOrAddress(std::string_view item) {
   if (item.find('/') != std::string_view::npos) {
     auto cidr = Cidr::parseSloppy(item);
-    if (!cidr.ok()) return Error("bad address \"" + std::string(item) + "\"");
+    if (!cidr.ok()) return Error(fmt::format("bad address \"{}\"", item));
     return *cidr;
   }
   auto ip = IpAddress::parseSloppy(item);
-  if (!ip.ok()) return Error("bad address \"" + std::string(item) + "\"");
+  if (!ip.ok()) return Error(fmt::format("bad address \"{}\"", item));
   return Cidr(*ip, ip->isV4() ? 32 : 128);
 }
 
@@ -360,7 +362,7 @@ std::string vsSaveLine(const VirtualServer& vs) {
 std::string vsComment(const VirtualServer& vs) {
   std::string s = "virtual server " + vs.key().toString() + ", scheduler " + vs.scheduler;
   if ((vs.flags & kFlagPersistent) != 0) {
-    s += ", persistence " + std::to_string(vs.timeout) + "s (a client's later connections go to the same real server)";
+    s += fmt::format(", persistence {}s (a client's later connections go to the same real server)", vs.timeout);
   } else {
     s += ", no persistence";
   }
@@ -552,10 +554,7 @@ Result<IpvsTracer> IpvsTracer::create(const restore::RestoreText& rules, const I
       return r.target == jump.to && !r.implied;
     });
     if (present) continue;
-    std::string raw = "-A " + std::string(jump.from) + " -m comment --comment \"";
-    raw += jump.comment;
-    raw += "\" -j ";
-    raw += jump.to;
+    const std::string raw = fmt::format("-A {} -m comment --comment \"{}\" -j {}", jump.from, jump.comment, jump.to);
     auto rule = compileRule(raw);
     rule->implied = true;
     from.rules.insert(from.rules.begin(), std::move(*rule));
