@@ -22,7 +22,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DKPROXY_WERROR=ON
 endif
 
-.PHONY: all deps build build-release demo test test-asan bench clean image-test
+.PHONY: all deps build build-release demo test test-asan test-crash-safety bench clean image-test
 
 all: build
 
@@ -69,6 +69,17 @@ test-asan: deps
 # own. Minutes, so not part of `make test`; installs podman, runc and mmdebstrap when missing.
 image-test:
 	./tests/image/image-test
+
+# SIGKILL during a full sync of 5,000 services (tests/netns/crash_safety_test.cc at full size):
+# `kproxy sync` and `kproxy run`, iptables-nft and iptables-legacy, killed just before the
+# restore, just after it is spawned, and at CRASH_KILLS delays spread over the sync; every table
+# must be the complete old or the complete new state, and the next start must converge. Minutes,
+# so not part of `make test` (which runs it at 1,000 services with fewer kill points).
+CRASH_SERVICES ?= 5000
+CRASH_KILLS ?= 6
+test-crash-safety: build
+	cd $(BUILD_DIR) && CI=true KPROXY_CRASH_SERVICES=$(CRASH_SERVICES) KPROXY_CRASH_TIMED_KILLS=$(CRASH_KILLS) \
+	  ./tests/kproxy_netns_tests --gtest_filter='Iptables/CrashSafety.*'
 
 bench: build
 	./$(BUILD_DIR)/kproxy_bench --benchmark_counters_tabular=true

@@ -119,8 +119,7 @@ void runBackend(const Cluster& cluster, netlink::IptablesBackend backend, int re
                                                  cluster.state.nodes.front().get(), facts);
     auto real_iptables = netlink::newProcessIptables(backend);
     TimedRestore timed(*real_iptables);
-    iptables::IptablesProxier proxier({.iptables = timed, .clock = clock}, settings->settings,
-                                      {.chunk_full_syncs = backend == netlink::IptablesBackend::kNft});
+    iptables::IptablesProxier proxier({.iptables = timed, .clock = clock}, settings->settings);
     proxier.keepLastPlan(true);
     auto [snapshot, changes] = tracker.checkout();
     auto t0 = BenchClock::now();

@@ -3,13 +3,18 @@
 #include <sys/utsname.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdlib>
 #include <mutex>
 
 #include "modes/iptables/cleanup.h"
+#include "modes/iptables/drift.h"
+#include "modes/iptables/planner.h"
 #include "modes/iptables/offline_proxier.h"
 #include "modes/iptables/proxier.h"
+#include "modes/ipvs/applier.h"
 #include "modes/ipvs/cleanup.h"
+#include "modes/ipvs/drift.h"
 #include "modes/ipvs/offline_proxier.h"
 #include "modes/ipvs/proxier.h"
 #include "modes/nftables/offline_proxier.h"
@@ -78,14 +83,12 @@ SyncPeriods iptablesPeriods(const config::KubeProxyConfiguration& config) {
 }
 
 Result<std::unique_ptr<proxy::Proxier>> buildIptablesProxier(const ProxierRequest& request) {
-  iptables::ApplyOptions apply;
-  apply.chunk_full_syncs = request.clients.iptables.backend() == netlink::IptablesBackend::kNft;
   return std::unique_ptr<proxy::Proxier>(std::make_unique<iptables::IptablesProxier>(
       iptables::IptablesProxierDeps{.iptables = request.clients.iptables,
                                     .nfacct = request.clients.nfacct,
                                     .sysctl = &request.clients.sysctl,
                                     .clock = request.clients.clock},
-      request.settings, apply));
+      request.settings));
 }
 
 Result<std::unique_ptr<OfflineProxier>> buildIptablesOffline(const config::KubeProxyConfiguration&,
@@ -95,6 +98,22 @@ Result<std::unique_ptr<OfflineProxier>> buildIptablesOffline(const config::KubeP
 
 void cleanupIptables(LiveClients& clients, const std::vector<IpFamily>& families, std::vector<std::string>* errors) {
   iptables::cleanupIptablesMode(clients.iptables, families, errors);
+}
+
+Result<std::string> iptablesDrift(const DriftRequest& request) {
+  const IpFamily family = request.settings.family;
+  const std::string label(ipFamilyName(family));
+  iptables::ChainNameSet none;
+  iptables::PlanInput input{.snapshot = &request.snapshot, .settings = &request.settings, .full_sync = true,
+                            .changes = &request.changes, .existing_nat_chains = &none};
+  const iptables::IptablesPlan plan = iptables::planIptables(input);
+  auto live = request.clients.iptables.save(family, "");
+  if (!live.ok()) return live.error().wrap(label);
+  auto drifts = iptables::iptablesDrift(plan, *live, family, label);
+  if (!drifts.ok()) return drifts.error().wrap(label);
+  std::string out;
+  for (const auto& d : *drifts) out += d.diff;
+  return out;
 }
 
 // ----- ipvs -----
@@ -161,6 +180,37 @@ void cleanupIpvs(LiveClients& clients, const std::vector<IpFamily>& families, st
   ipvs::cleanupIpvsMode(clients.iptables, ipvs.get(), links.get(), ipsets.get(), families, errors);
 }
 
+Result<std::string> ipvsDrift(const DriftRequest& request) {
+  const IpFamily family = request.settings.family;
+  const std::string label(ipFamilyName(family));
+  auto ipvs_settings = ipvs::ipvsSettingsFrom(request.config, family);
+  if (!ipvs_settings.ok()) return ipvs_settings.error();
+  auto ipvs_client = netlink::GenlIpvsClient::open();
+  if (!ipvs_client.ok()) return ipvs_client.error().wrap("can't read IPVS");
+  auto links = netlink::RouteLinkClient::open();
+  if (!links.ok()) return links.error();
+  auto ipsets = netlink::LibIpSetClient::open();
+  if (!ipsets.ok()) return ipsets.error();
+  std::lock_guard lock(*ipvsSerial());
+  // As the proxier plans a sync: from the addresses kube-ipvs0 holds now (they are not node
+  // addresses).
+  std::vector<IpAddress> bound;
+  if (auto listed = (*links)->listAddresses(ipvs::kDummyDevice, family); listed.ok()) {
+    bound = std::move(*listed);
+  } else if (listed.error().code != ENODEV) {
+    return listed.error().wrap(label);
+  }
+  const ipvs::IpvsPlan plan = ipvs::planIpvs(
+      {.snapshot = &request.snapshot, .settings = &request.settings, .ipvs = &*ipvs_settings, .kube_ipvs0_addresses = &bound});
+  auto observed = ipvs::readObservedState(**ipvs_client, **links, **ipsets, family, plan.state.ipsets);
+  if (!observed.ok()) return observed.error().wrap(label);
+  auto live = request.clients.iptables.save(family, "");
+  if (!live.ok()) return live.error().wrap(label);
+  auto drift = ipvs::ipvsDrift(*observed, plan, *live, label);
+  if (!drift.ok()) return drift.error().wrap(label);
+  return drift->text;
+}
+
 // ----- nftables -----
 
 SyncPeriods nftablesPeriods(const config::KubeProxyConfiguration& config) {
@@ -195,7 +245,8 @@ const std::array<ModeEntry, 3> kModes = {{
      .periods = iptablesPeriods,
      .build_proxier = buildIptablesProxier,
      .build_offline = buildIptablesOffline,
-     .cleanup = cleanupIptables},
+     .cleanup = cleanupIptables,
+     .live_drift = iptablesDrift},
     {.mode = ProxyMode::kIpvs,
      .name = "ipvs",
      // upstream RegisterMetrics(ipvs): only the restore failures of its iptables payload.
@@ -203,7 +254,8 @@ const std::array<ModeEntry, 3> kModes = {{
      .periods = ipvsPeriods,
      .build_proxier = buildIpvsProxier,
      .build_offline = buildIpvsOffline,
-     .cleanup = cleanupIpvs},
+     .cleanup = cleanupIpvs,
+     .live_drift = ipvsDrift},
     {.mode = ProxyMode::kNftables,
      .name = "nftables",
      // upstream RegisterMetrics(nftables)

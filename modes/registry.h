@@ -48,6 +48,15 @@ struct ProxierRequest {
   LiveClients clients;
 };
 
+// What `kproxy diff` compares in one family: this node against a full sync of `snapshot`.
+struct DriftRequest {
+  const config::KubeProxyConfiguration& config;
+  const config::ProxierSettings& settings;  // this family's
+  const tracker::ProxySnapshot& snapshot;
+  const tracker::UpdateResult& changes;
+  LiveClients clients;
+};
+
 struct ModeEntry {
   ProxyMode mode;
   std::string_view name;  // KubeProxyConfiguration's `mode`
@@ -62,6 +71,11 @@ struct ModeEntry {
   // Removes what this mode leaves on a node (upstream's CleanupLeftovers of the mode) in every
   // family given; appends one line per problem. Missing pieces are not problems.
   void (*cleanup)(LiveClients& clients, const std::vector<IpFamily>& families, std::vector<std::string>* errors);
+  // `kproxy diff` of one family: "" when the node holds what a full sync would leave, else the
+  // drift as unified diffs (the mode's drift.h). Reads the node only (CAP_NET_ADMIN, plus
+  // CAP_NET_RAW on the legacy iptables back end); errors say what could not be read. Null: the
+  // mode has no diff yet.
+  Result<std::string> (*live_drift)(const DriftRequest& request) = nullptr;
 };
 
 // Every mode, in upstream's order (iptables, ipvs, nftables).

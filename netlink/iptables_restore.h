@@ -1,5 +1,6 @@
 // IptablesRestore: the iptables back end as kproxy drives it: iptables-restore for every change
-// (one transaction per call), iptables-save to read state back, and the few single-rule commands
+// (one run per call; the kernel takes each table of it at once, table by table: see
+// modes/iptables/applier.h), iptables-save to read state back, and the few single-rule commands
 // upstream uses for jump rules. Not netlink, but a kernel side effect, so it lives here.
 #pragma once
 
@@ -34,7 +35,9 @@ class IptablesRestore {
   virtual IptablesBackend backend() const = 0;
 
   // Restores `pieces` (concatenated, they are one iptables-restore input) for `family`, waiting for
-  // the xtables lock. On failure the Error message names the failing line and carries it in code.
+  // the xtables lock. The input is complete before iptables-restore starts, which then runs to its
+  // end even if kproxy is killed meanwhile. On failure the Error message names the failing line
+  // and carries it in code; tables committed before the failing one stay committed.
   virtual Status restore(IpFamily family, const std::vector<std::string_view>& pieces,
                          const RestoreOptions& options = {}) = 0;
 

@@ -1,6 +1,7 @@
 #include "modes/common/chain_drift.h"
 
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "modes/common/restore_text.h"
@@ -63,6 +64,11 @@ std::vector<KeyedRule> builtinAfterSync(const std::vector<KeyedRule>& node, cons
   return out;
 }
 
+bool isBuiltinChain(const std::string& chain) {
+  static const std::set<std::string> kBuiltin = {"INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING"};
+  return kBuiltin.count(chain) != 0;
+}
+
 std::string joinLines(const std::vector<std::string>& lines) {
   std::string out;
   for (const auto& l : lines) out += l + "\n";
@@ -70,6 +76,38 @@ std::string joinLines(const std::vector<std::string>& lines) {
 }
 
 }  // namespace
+
+std::string jumpTarget(std::string_view rule) {
+  auto words = splitRuleWords(rule);
+  for (size_t i = 0; i + 1 < words.size(); ++i)
+    if (words[i] == "-j" || words[i] == "-g") return words[i + 1];
+  return "";
+}
+
+std::vector<ChainRules> kubeProxyChains(const RestoreText& text) {
+  std::vector<ChainRules> out;
+  for (const auto& table : text.tables) {
+    for (const auto& chain : table.chains) {
+      const std::string& name = chain.name;
+      ChainRules rules{.table = table.name, .chain = name, .builtin = isBuiltinChain(name)};
+      if (rules.builtin) {
+        for (const auto& rule : chain.rules) {
+          const std::string target = jumpTarget(rule);
+          if (target.rfind("KUBE-", 0) == 0 && target != "KUBE-KUBELET-CANARY") rules.rules.push_back(rule);
+        }
+        if (rules.rules.empty()) continue;
+      } else {
+        if (name.rfind("KUBE-", 0) != 0 || name == "KUBE-PROXY-CANARY" || name == "KUBE-KUBELET-CANARY" ||
+            name == "KUBE-IPTABLES-HINT" || chain.deleted) {
+          continue;
+        }
+        rules.rules = chain.rules;
+      }
+      out.push_back(std::move(rules));
+    }
+  }
+  return out;
+}
 
 std::vector<ChainDrift> compareChains(const std::vector<ChainRules>& node, const std::vector<ChainRules>& plan,
                                       IpFamily family, const std::string& label) {

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "modes/common/restore_text.h"
 #include "src/util/ip.h"
 
 namespace kproxy::restore {
@@ -29,6 +31,14 @@ struct ChainDrift {
   // laid out as iptables-save prints them.
   std::string diff;
 };
+
+// The rules kube-proxy owns in a parsed iptables-save (or restore) text: every KUBE-* chain (but
+// the canaries and kubelet's hint chain) and, of the built-in chains, the rules that jump to them.
+// A mode that owns fewer chains filters the result (modes/ipvs/drift.h).
+std::vector<ChainRules> kubeProxyChains(const RestoreText& text);
+
+// The chain a rule jumps or goes to ("-j X" / "-g X"), or "".
+std::string jumpTarget(std::string_view rule);
 
 // Every chain of `node` or `plan` (matched by table and name) whose rules differ, in table and
 // chain name order. `label` starts each diff header ("IPv4" gives "--- live IPv4 nat/KUBE-X").

@@ -98,7 +98,8 @@ std::vector<std::string> splitRuleWords(std::string_view rule) {
     if (rule[i] == '"') {
       ++i;
       while (i < rule.size() && rule[i] != '"') {
-        if (rule[i] == '\\' && i + 1 < rule.size() && (rule[i + 1] == '"' || rule[i + 1] == '\\')) ++i;
+        // iptables-save escapes \", \\ and ' inside a quoted word (kube-proxy's IPVS comments hold ').
+        if (rule[i] == '\\' && i + 1 < rule.size() && (rule[i + 1] == '"' || rule[i + 1] == '\\' || rule[i + 1] == '\'')) ++i;
         word.push_back(rule[i++]);
       }
       ++i;  // closing quote

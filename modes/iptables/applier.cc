@@ -1,22 +1,12 @@
 #include "modes/iptables/applier.h"
 
 #include <algorithm>
-#include <unordered_set>
 
 #include "modes/iptables/chain_names.h"
 #include "modes/iptables/payload_sections.h"
 
 namespace kproxy::iptables {
 namespace {
-
-// Dependency order of new per-service chains: a chain may only jump to chains that exist, so the
-// endpoint chains go first and the firewall chains (which jump to EXT) last.
-int creationRank(std::string_view chain) {
-  if (chain.substr(0, 9) == "KUBE-SEP-") return 0;
-  if (chain.substr(0, 9) == "KUBE-SVC-" || chain.substr(0, 9) == "KUBE-SVL-") return 1;
-  if (chain.substr(0, 9) == "KUBE-EXT-") return 2;
-  return 3;  // KUBE-FW-
-}
 
 template <typename Fn>
 void forEachLine(std::string_view text, Fn fn) {
@@ -106,14 +96,15 @@ Result<ApplyReport> IptablesApplier::apply(const IptablesPlan& plan, const Chain
   const bool partial = !plan.full_sync && options_.skip_unchanged_top_level && !written_top_level_.empty();
   const size_t declared_nat_chains = static_cast<size_t>(std::count(plan.nat_chains.begin(), plan.nat_chains.end(), '\n'));
   const bool whole_table_cache = !partial && wantsWholeTableCache(declared_nat_chains, kernel_nat_chains.size());
-  const bool may_chunk = !partial && !whole_table_cache && plan.full_sync && options_.chunk_full_syncs &&
-                         declared_nat_chains >= options_.min_chains_to_chunk;
-  if (!partial && !may_chunk) {
-    // One restore of the whole payload.
-    auto pieces = plan.payloadPieces();
-    std::vector<std::string_view> input(pieces.begin(), pieces.end());
-    // pieces[3] is "COMMIT\n*nat\n": the hint opens the nat block.
-    if (whole_table_cache) input.insert(input.begin() + 4, kWholeTableCacheHint);
+  if (!partial) {
+    // One restore of the whole payload, nat first (see the header).
+    std::vector<std::string_view> input = {"*nat\n"};
+    if (whole_table_cache) input.push_back(kWholeTableCacheHint);
+    for (std::string_view piece : {std::string_view(plan.nat_chains), std::string_view(plan.nat_rules),
+                                   std::string_view("COMMIT\n*filter\n"), std::string_view(plan.filter_chains),
+                                   std::string_view(plan.filter_rules), std::string_view("COMMIT\n")}) {
+      input.push_back(piece);
+    }
     if (auto s = restore(input, report); !s.ok()) return s.error();
     rememberTopLevel("filter", plan.filter_chains, plan.filter_rules);
     rememberTopLevel("nat", plan.nat_chains, plan.nat_rules);
@@ -130,88 +121,35 @@ Result<ApplyReport> IptablesApplier::apply(const IptablesPlan& plan, const Chain
       }
     }
   };
-  auto all = [](std::string_view) { return true; };
 
-  if (partial) {
-    // Partial sync: per-service chains in the plan, and the top-level chains that changed.
-    auto changed = [&](const TableSections& table) {
-      return [&table, this](std::string_view chain) {
-        if (!isTopLevelChain(chain)) return true;
-        auto it = written_top_level_.find({std::string(table.name), std::string(chain)});
-        return it == written_top_level_.end() || it->second != table.chainText(chain);
-      };
+  // Partial sync: per-service chains in the plan, and the top-level chains that changed; nat
+  // first, as above.
+  auto changed = [&](const TableSections& table) {
+    return [&table, this](std::string_view chain) {
+      if (!isTopLevelChain(chain)) return true;
+      auto it = written_top_level_.find({std::string(table.name), std::string(chain)});
+      return it == written_top_level_.end() || it->second != table.chainText(chain);
     };
-    auto filter_pick = changed(filter);
-    auto nat_pick = changed(nat);
-    std::string input;
-    size_t filter_chains = 0, nat_chains = 0;
-    {
-      std::string filter_text;
-      filter_chains = appendTable(filter_text, filter, filter_pick, true);
-      if (filter_chains > 0 || !filter.deleted.empty()) input += filter_text;
-      std::string nat_text;
-      nat_chains = appendTable(nat_text, nat, nat_pick, true);
-      if (wantsWholeTableCache(nat_chains, kernel_nat_chains.size())) {
-        nat_text.insert(nat.name.size() + 2, kWholeTableCacheHint);  // after "*nat\n"
-      }
-      if (nat_chains > 0 || !nat.deleted.empty()) input += nat_text;
-    }
-    if (!input.empty()) {
-      if (auto s = restore(input, report); !s.ok()) return s.error();
-    }
-    remember(filter, filter_pick);
-    remember(nat, nat_pick);
-    report.duration = std::chrono::steady_clock::now() - start;
-    return report;
-  }
-
-  // New per-service chains: declared in this plan and absent from the kernel.
-  std::vector<std::string_view> new_chains;
-  for (auto chain : nat.chains) {
-    if (isServiceChainName(chain) && kernel_nat_chains.count(chain) == 0 &&
-        std::find(nat.deleted.begin(), nat.deleted.end(), chain) == nat.deleted.end()) {
-      new_chains.push_back(chain);
-    }
-  }
-  if (new_chains.size() < options_.min_chains_to_chunk) {
-    auto pieces = plan.payloadPieces();
-    if (auto s = restore(std::vector<std::string_view>(pieces.begin(), pieces.end()), report); !s.ok()) return s.error();
-    remember(filter, all);
-    remember(nat, all);
-    report.duration = std::chrono::steady_clock::now() - start;
-    return report;
-  }
-
-  // 1. Chains nothing jumps to yet, in dependency order, a chunk at a time. The first chunk also
-  //    (re)writes KUBE-MARK-MASQ, which the new chains jump to and which may not exist yet.
-  std::stable_sort(new_chains.begin(), new_chains.end(),
-                   [](std::string_view a, std::string_view b) { return creationRank(a) < creationRank(b); });
-  std::unordered_set<std::string_view> created;
-  for (size_t i = 0; i < new_chains.size(); i += options_.chunk_chains) {
-    std::unordered_set<std::string_view> chunk(new_chains.begin() + static_cast<long>(i),
-                                               new_chains.begin() + static_cast<long>(std::min(new_chains.size(), i + options_.chunk_chains)));
-    if (i == 0) chunk.insert(kMarkMasqChain);
-    std::string input;
-    appendTable(input, nat, [&](std::string_view c) { return chunk.count(c) != 0; }, false);
-    if (auto s = restore(input, report); !s.ok()) return s.error();
-    created.insert(chunk.begin(), chunk.end());
-  }
-  // 2. Everything traffic already uses: the filter table, the top-level nat chains and the
-  //    existing per-service chains, in one transaction.
+  };
+  auto filter_pick = changed(filter);
+  auto nat_pick = changed(nat);
   std::string input;
-  appendTable(input, filter, all, false);
-  appendTable(input, nat, [&](std::string_view c) { return c == kMarkMasqChain || created.count(c) == 0; }, false);
-  if (auto s = restore(input, report); !s.ok()) return s.error();
-  // 3. Stale chains, no longer referenced by anything.
-  if (!nat.deleted.empty() || !filter.deleted.empty()) {
-    std::string deletions;
-    auto none = [](std::string_view) { return false; };
-    if (!filter.deleted.empty()) appendTable(deletions, filter, none, true);
-    if (!nat.deleted.empty()) appendTable(deletions, nat, none, true);
-    if (auto s = restore(deletions, report); !s.ok()) return s.error();
+  {
+    std::string nat_text;
+    const size_t nat_chains = appendTable(nat_text, nat, nat_pick, true);
+    if (wantsWholeTableCache(nat_chains, kernel_nat_chains.size())) {
+      nat_text.insert(nat.name.size() + 2, kWholeTableCacheHint);  // after "*nat\n"
+    }
+    if (nat_chains > 0 || !nat.deleted.empty()) input += nat_text;
+    std::string filter_text;
+    const size_t filter_chains = appendTable(filter_text, filter, filter_pick, true);
+    if (filter_chains > 0 || !filter.deleted.empty()) input += filter_text;
   }
-  remember(filter, all);
-  remember(nat, all);
+  if (!input.empty()) {
+    if (auto s = restore(input, report); !s.ok()) return s.error();
+  }
+  remember(filter, filter_pick);
+  remember(nat, nat_pick);
   report.duration = std::chrono::steady_clock::now() - start;
   return report;
 }

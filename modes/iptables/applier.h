@@ -1,18 +1,32 @@
 // IptablesApplier: writes an IptablesPlan into the kernel with iptables-restore --noflush.
 //
-// Beyond upstream (which restores the whole payload in one call):
+// Every apply is one iptables-restore run holding both tables, nat first, then filter. Why one run
+// is not yet one transaction: iptables-restore commits each table at its COMMIT line, on both back
+// ends (legacy: one IPT_SO_SET_REPLACE of the whole table; nf_tables: one netlink batch per
+// table; measured with iptables 1.8.9 — a run whose second table fails or is cut short keeps its
+// first). What the kernel guarantees is therefore per table: each table goes from its old
+// rules to its new ones at once, never half-written. To get "the complete old or the complete new
+// ruleset" across both tables when kproxy is killed (SIGKILL, OOM) during a sync:
+//  * the input is complete before iptables-restore starts (a memory file as its stdin, see
+//    src/util/subprocess.h), so kproxy dying cannot hand it a truncated input, and the child
+//    (own process group, no parent-death signal) runs to its end after kproxy is gone: killed
+//    before the child starts, the kernel keeps the old rules; after, it gets the new ones;
+//  * nat goes first: if the child fails in its second table, or is itself killed (the whole
+//    PID namespace of a container ends), the window in which nat is new and filter still old is
+//    the few milliseconds filter (a few hundred rules) takes, not the seconds nat takes; and a
+//    rejected nat block, by far the likelier failure, leaves both tables untouched.
+// tests/netns/crash_safety_test.cc kills `kproxy sync` and `kproxy run` at many points of a full
+// sync and compares every table with the old and the new state.
+//
+// Beyond upstream:
 //  * partial syncs leave out the top-level chains whose content is identical to what this applier
 //    last wrote (at 10k services this cuts a one-endpoint restore from ~1 s to ~45 ms);
 //  * on the nf_tables back end, a restore that names many chains starts its nat block with "-S"
 //    (see ApplyOptions::nft_whole_table_cache_min_chains): iptables-nft-restore --noflush is then
-//    as fast as a plain restore, and a full sync stays one transaction, never half-applied;
-//  * optionally (chunk_full_syncs, used only when that hint is off), large full syncs go in
-//    chunks: first the chains nothing jumps to yet (new service and endpoint chains, in dependency
-//    order), then one restore that rewrites every chain traffic already uses, then the deletion of
-//    stale chains. A failure before the final restore leaves only unreferenced chains behind,
-//    which the retry (a full sync) rewrites or deletes.
-// A failed restore leaves the kernel as before that restore; the applier then forgets what it
-// wrote, so the next apply writes everything.
+//    as fast as a plain restore.
+// A full sync is never split into several restores (an earlier option wrote large full syncs in
+// chunks; a kill between chunks left chains of both states, so it went).
+// After a failed restore the applier forgets what it wrote, so the next apply writes everything.
 #pragma once
 
 #include <chrono>
@@ -39,10 +53,6 @@ struct ApplyOptions {
   // iptables-save's worth), so it is also skipped while the table already holds many chains
   // and the restore names comparatively few (see IptablesApplier::wantsWholeTableCache).
   size_t nft_whole_table_cache_min_chains = 1000;
-  // Write large full syncs in chunks (nf_tables) when the whole-table hint above does not apply.
-  bool chunk_full_syncs = false;
-  size_t chunk_chains = 300;          // new chains per chunk restore
-  size_t min_chains_to_chunk = 2000;  // below this many new chains, one restore
   // Leave out top-level chains unchanged since this applier last wrote them (partial syncs).
   bool skip_unchanged_top_level = true;
 };

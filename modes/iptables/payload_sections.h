@@ -1,6 +1,6 @@
 // A plan's tables split by chain, so the applier can write a subset: only the chains that changed
-// (partial syncs skip top-level chains written identically before), or a large full sync in
-// several restores (new chains first). Views point into the plan, which must outlive this.
+// (partial syncs skip top-level chains written identically before). Views point into the plan,
+// which must outlive this.
 #pragma once
 
 #include <string>

@@ -206,7 +206,7 @@ Result<proxy::SyncReport> IptablesProxier::sync(const tracker::ProxySnapshot& sn
     need_full_sync_ = true;
     service_chains_.clear();
     if (!full) applier_.invalidate();
-    // A chunked full sync may have created some new chains before failing: they are real now.
+    // iptables-restore commits table by table: when filter failed, nat's new chains are real now.
     readKernelNatChains();
     return applied.error();
   }

@@ -58,8 +58,9 @@ class Proxier {
   // a check answer true.
   virtual Result<bool> dataplaneIntact() { return true; }
 
-  // Programs the kernel to `snapshot`. On error nothing half-applied remains in use (the previous
-  // rules keep working) and the next call is a full sync.
+  // Programs the kernel to `snapshot`. On error the next call is a full sync, and the previous
+  // rules keep working as far as the kernel allows: iptables commits table by table, so a payload
+  // refused in filter after nat was committed leaves the new nat in place until that full sync.
   virtual Result<SyncReport> sync(const tracker::ProxySnapshot& snapshot, const tracker::UpdateResult& changes) = 0;
 
   // Whether a sync started now with `changes` would be full (the core needs it for the metrics of

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,18 +31,57 @@ Result<ProcessResult> runProcess(const std::vector<std::string>& argv, std::stri
   return runProcessPieces(argv, std::vector<std::string_view>{input}, options);
 }
 
+namespace {
+
+// `input`, whole, in an anonymous file positioned at its start: the child's stdin. Written before
+// the child starts, so that the child reads every byte even if this process dies meanwhile (a
+// pipe would hand it a truncated input: iptables-restore commits each table at its COMMIT line,
+// so a truncated input can apply one table and not the next).
+Result<UniqueFd> inputFile(const std::vector<std::string>& argv, const std::vector<std::string_view>& input) {
+  size_t total = 0;
+  for (auto piece : input) total += piece.size();
+  if (total == 0) {
+    UniqueFd null(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!null) return Error(commandLine(argv) + ": open /dev/null: " + std::strerror(errno), errno);
+    return null;
+  }
+  UniqueFd fd(static_cast<int>(memfd_create("kproxy-stdin", MFD_CLOEXEC)));
+  if (!fd) {
+    // kernel < 3.17, or a seccomp profile without memfd_create: an unnamed file in /tmp.
+    const int memfd_errno = errno;
+    fd = UniqueFd(open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (!fd) {
+      return Error(commandLine(argv) + ": no file for the input (memfd_create: " + std::strerror(memfd_errno) +
+                       "; O_TMPFILE in /tmp: " + std::strerror(errno) + ")",
+                   errno);
+    }
+  }
+  for (auto piece : input) {
+    while (!piece.empty()) {
+      ssize_t w = write(fd.get(), piece.data(), piece.size());
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return Error(commandLine(argv) + ": write input: " + std::strerror(errno), errno);
+      piece.remove_prefix(static_cast<size_t>(w));
+    }
+  }
+  if (lseek(fd.get(), 0, SEEK_SET) != 0) return Error(commandLine(argv) + ": lseek input: " + std::strerror(errno), errno);
+  return fd;
+}
+
+}  // namespace
+
 Result<ProcessResult> runProcessPieces(const std::vector<std::string>& argv, const std::vector<std::string_view>& input,
                                  const ProcessOptions& options) {
   if (argv.empty()) return Error("runProcess: empty command");
-  // A child that exits before reading all of its input must not kill us with SIGPIPE.
+  // A child that exits before reading its output pipes' ends must not kill us with SIGPIPE.
   static const bool sigpipe_ignored = [] {
     signal(SIGPIPE, SIG_IGN);
     return true;
   }();
   (void)sigpipe_ignored;
-  int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (pipe2(in_pipe, O_CLOEXEC) != 0) return Error(commandLine(argv) + ": pipe: " + std::strerror(errno), errno);
-  UniqueFd in_r(in_pipe[0]), in_w(in_pipe[1]);
+  auto in = inputFile(argv, input);
+  if (!in.ok()) return in.error();
+  int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return Error(commandLine(argv) + ": pipe: " + std::strerror(errno), errno);
   UniqueFd out_r(out_pipe[0]), out_w(out_pipe[1]);
   if (pipe2(err_pipe, O_CLOEXEC) != 0) return Error(commandLine(argv) + ": pipe: " + std::strerror(errno), errno);
@@ -49,40 +89,41 @@ Result<ProcessResult> runProcessPieces(const std::vector<std::string>& argv, con
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_r.get(), 0);
+  posix_spawn_file_actions_adddup2(&actions, in->get(), 0);
   if (options.capture_stdout) {
     posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
   } else {
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   }
   posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
+  // A process group of its own: a signal sent to ours (a terminal's ^C, `kill -- -PGID`) does
+  // not cut a restore short; only its own pid, or the end of the whole PID namespace, stops it.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
 
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   if (rc != 0) return Error(commandLine(argv) + ": cannot start: " + std::strerror(rc), rc);
-  in_r.reset();
+  in->reset();
   out_w.reset();
   err_w.reset();
 
   ProcessResult result;
-  size_t piece = 0;    // the piece being written
-  size_t written = 0;  // bytes of it written so far
-  while (piece < input.size() && input[piece].empty()) ++piece;
-  if (piece == input.size()) in_w.reset();
-  for (int fd : {in_w.get(), out_r.get(), err_r.get()})
-    if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  for (int fd : {out_r.get(), err_r.get()}) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
   char buf[65536];
   bool timed_out = false;
-  while (in_w.get() >= 0 || out_r.get() >= 0 || err_r.get() >= 0) {
-    pollfd fds[3];
+  while (out_r.get() >= 0 || err_r.get() >= 0) {
+    pollfd fds[2];
     int n = 0;
-    if (in_w.get() >= 0) fds[n++] = {in_w.get(), POLLOUT, 0};
     if (out_r.get() >= 0) fds[n++] = {out_r.get(), POLLIN, 0};
     if (err_r.get() >= 0) fds[n++] = {err_r.get(), POLLIN, 0};
     int wait_ms = -1;
@@ -101,26 +142,13 @@ Result<ProcessResult> runProcessPieces(const std::vector<std::string>& argv, con
     }
     for (int i = 0; i < n; ++i) {
       if (fds[i].revents == 0) continue;
-      if (fds[i].fd == in_w.get()) {
-        const std::string_view current = input[piece];
-        ssize_t w = write(in_w.get(), current.data() + written, current.size() - written);
-        if (w > 0) written += static_cast<size_t>(w);
-        if (w < 0 && errno != EAGAIN && errno != EINTR) in_w.reset();  // child closed stdin (EPIPE)
-        if (written == current.size()) {
-          written = 0;
-          ++piece;
-          while (piece < input.size() && input[piece].empty()) ++piece;
-          if (piece == input.size()) in_w.reset();
-        }
-      } else {
-        UniqueFd& fd = fds[i].fd == out_r.get() ? out_r : err_r;
-        std::string& sink = fds[i].fd == out_r.get() ? result.out : result.err;
-        ssize_t r = read(fd.get(), buf, sizeof(buf));
-        if (r > 0) {
-          sink.append(buf, static_cast<size_t>(r));
-        } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-          fd.reset();
-        }
+      UniqueFd& fd = fds[i].fd == out_r.get() ? out_r : err_r;
+      std::string& sink = fds[i].fd == out_r.get() ? result.out : result.err;
+      ssize_t r = read(fd.get(), buf, sizeof(buf));
+      if (r > 0) {
+        sink.append(buf, static_cast<size_t>(r));
+      } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+        fd.reset();
       }
     }
   }

@@ -1,6 +1,9 @@
-// Runs a child process without a shell: argv[0] is looked up in PATH, `input` is written to its
-// stdin, stdout and stderr are captured. Writing and reading happen together, so large payloads
-// (iptables-restore input of tens of megabytes) cannot deadlock on full pipes.
+// Runs a child process without a shell: argv[0] is looked up in PATH, stdout and stderr are
+// captured. `input` is written whole into an anonymous memory file before the child starts, and
+// that file is its stdin: if this process dies (SIGKILL, OOM) at any moment, the child still
+// reads every byte and runs to its end, since it also gets a process group of its own and no
+// parent-death signal. This is what keeps an iptables-restore of a full sync from being cut short
+// between its tables (see modes/iptables/applier.h).
 #pragma once
 
 #include <chrono>
@@ -30,7 +33,7 @@ struct ProcessOptions {
 Result<ProcessResult> runProcess(const std::vector<std::string>& argv, std::string_view input = {},
                                  const ProcessOptions& options = {});
 // The same with the input in pieces, written one after the other (a large iptables-restore input
-// is never copied into one buffer).
+// is never joined into one string first).
 Result<ProcessResult> runProcessPieces(const std::vector<std::string>& argv, const std::vector<std::string_view>& input,
                                  const ProcessOptions& options = {});
 

@@ -98,7 +98,7 @@ Status FakeIptablesRestore::restore(IpFamily family, const std::vector<std::stri
       continue;
     }
     if (line == "COMMIT") {
-      state[table_name] = std::move(work);  // each table commits on its own (legacy semantics)
+      state[table_name] = std::move(work);  // each table commits on its own (as iptables-restore does on both back ends)
       in_table = false;
       continue;
     }

@@ -1,7 +1,7 @@
 // FakeIptablesRestore: an in-memory iptables that parses restore input into tables the way the
 // kernel tools do (chain lines create or flush, -A needs existing chains and jump targets, -X
-// fails on a referenced or non-empty chain, each table commits at its COMMIT like the legacy back
-// end), and prints its state like iptables-save (design.md convention 9). failAtLine() makes the
+// fails on a referenced or non-empty chain, each table commits at its COMMIT as on both real back
+// ends), and prints its state like iptables-save (design.md convention 9). failAtLine() makes the
 // next restore fail at a given line, for failure tests.
 #pragma once
 

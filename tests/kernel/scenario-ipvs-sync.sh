@@ -3,7 +3,11 @@
 #     kube-ipvs0's addresses compared with `kproxy render --proxy-mode ipvs` of the same input;
 #  2. an endpoint change: the sync changes exactly that destination and nothing else;
 #  3. a service change: one service gone, one new; only they change, unrelated virtual servers stay;
-#  4. a virtual server inside ipvs.excludeCIDRs survives every sync; `kproxy cleanup` removes IPVS mode.
+#  4. `kproxy diff --proxy-mode ipvs`: exit 0 right after the sync (the foreign virtual server inside
+#     excludeCIDRs is no drift); exit 1 naming each drift made by hand (a virtual server deleted,
+#     a weight changed, an extra real server, a set member removed, a kube-ipvs0 address removed,
+#     a rule of an IPVS chain deleted), then 0 again after a sync undid them;
+#  5. a virtual server inside ipvs.excludeCIDRs survives every sync; `kproxy cleanup` removes IPVS mode.
 # Runs in its own network namespace (unshare) so nothing leaks into other scenarios.
 build=${1:-build}
 if [ -z "$KPROXY_SCENARIO_NETNS" ]; then
@@ -152,7 +156,47 @@ mv "$work/kernel3/ipvsadm.ours" "$work/kernel3/ipvsadm.txt"
 compare "service change" "$work/plan3" "$work/kernel3"
 pass "service change: only sticky and api changed; the foreign virtual server stayed"
 
-# 4. Cleanup.
+# 4. diff: nothing right after the sync; each drift made by hand is named, and a sync undoes it.
+diff_ipvs() {  # diff_ipvs OUT: kproxy diff's exit code
+  set +e
+  "$kproxy" diff --proxy-mode ipvs -f "$work/step3.yaml" --config "$dir/ipvs-config.yaml" --ip-family ipv4 \
+    > "$1" 2> "$1.err"
+  code=$?
+  set -e
+  return $code
+}
+diff_start=$(date +%s)
+diff_ipvs "$work/diff0" && code=0 || code=$?
+[ $code = 0 ] || { cat "$work/diff0" "$work/diff0.err"; fail "diff right after the sync: exit $code, not 0"; }
+[ ! -s "$work/diff0" ] || { cat "$work/diff0"; fail "diff right after the sync printed something"; }
+# Six drifts at once (one kproxy diff and one sync under TCG cost ~4 s each, so not one round per
+# drift; tests/unit/ipvs/drift_test.cc has each alone): each must be listed.
+ipvsadm -D -t 10.96.0.12:8080                                 # a virtual server deleted
+ipvsadm -e -t 10.96.0.10:80 -r 10.244.1.2:8080 -m -w 3        # a real server's weight changed
+ipvsadm -a -t 10.96.0.10:80 -r 10.244.9.9:8080 -m -w 1        # an extra real server
+ipset del KUBE-CLUSTER-IP 10.96.0.10,tcp:80                   # a set member removed
+ip addr del 10.96.0.12/32 dev kube-ipvs0                      # a kube-ipvs0 address removed
+iptables -t nat -D KUBE-SERVICES -s 127.0.0.0/8 -j RETURN     # a rule of an IPVS chain deleted
+diff_ipvs "$work/drift" && code=0 || code=$?
+cat "$work/drift"
+[ $code = 1 ] || { cat "$work/drift.err"; fail "diff after the drifts: exit $code, not 1"; }
+for line in "+-A -t 10.96.0.12:8080 -s rr" \
+            "--a -t 10.96.0.10:80 -r 10.244.1.2:8080 -m -w 3" \
+            "+-a -t 10.96.0.10:80 -r 10.244.1.2:8080 -m -w 1" \
+            "--a -t 10.96.0.10:80 -r 10.244.9.9:8080 -m -w 1" \
+            "+add KUBE-CLUSTER-IP 10.96.0.10,tcp:80" \
+            "+ip addr add 10.96.0.12/32 dev kube-ipvs0" \
+            "+-A KUBE-SERVICES -s 127.0.0.0/8 -j RETURN"; do
+  grep -q -x -F -- "$line" "$work/drift" || fail "diff does not list: $line"
+done
+pass "diff exits 1 and names each drift"
+sync "$work/step3.yaml" "$work/resync.log"
+diff_ipvs "$work/drift" && code=0 || code=$?
+[ $code = 0 ] || { cat "$work/drift" "$work/drift.err"; fail "diff after the sync that undid the drifts: exit $code"; }
+pass "diff exits 0 after a sync undid the drifts"
+echo "diff checks took $(( $(date +%s) - diff_start )) s"
+
+# 5. Cleanup.
 "$kproxy" cleanup || fail "kproxy cleanup"
 [ -z "$(ipvsadm -S -n)" ] || fail "virtual servers left after cleanup"
 ! ip link show kube-ipvs0 2>/dev/null || fail "kube-ipvs0 left after cleanup"

@@ -4,11 +4,11 @@
 # sets up: with NET_ADMIN alone iptables-restore fails with "Can't open socket to ipset". kproxy
 # runs under setpriv with its bounding, inheritable and ambient sets reduced to these: sync programs
 # virtual servers, IP sets, kube-ipvs0 and the iptables rules (and writes IPVS mode's sysctls,
-# which /proc/sys allows root here), a repeated sync succeeds, facts works, cleanup removes it all.
+# which /proc/sys allows root here), a repeated sync succeeds, diff right after it finds no drift,
+# facts works, cleanup removes it all.
 # `run` comes the DaemonSet's way: a privileged `--init-only`, then the daemon with only these
 # capabilities programs the objects, answers healthz, and exits 0 on SIGTERM leaving the state.
-# (`diff` does not support IPVS mode yet; its row comes with it.) Run on its own, with
-# ip_vs not loaded, it passes too: kproxy's `modprobe ip_vs` fails without CAP_SYS_MODULE, but the
+# Run on its own, with ip_vs not loaded, it passes too: kproxy's `modprobe ip_vs` fails without CAP_SYS_MODULE, but the
 # kernel loads the module itself when the IPVS netlink family is first asked for.
 build=${1:-build}
 if [ -z "$KPROXY_SCENARIO_NETNS" ]; then
@@ -49,6 +49,12 @@ iptables-save -t nat | grep -q -- '--match-set KUBE-CLUSTER-IP' || fail "sync wr
 pass "sync --proxy-mode ipvs with only CAP_NET_ADMIN and CAP_NET_RAW"
 sync
 pass "a repeated sync with only CAP_NET_ADMIN and CAP_NET_RAW"
+# diff reads virtual servers, sets, kube-ipvs0 and the rules in process: exit 0 right after the
+# sync (2 would mean something could not be read with these capabilities).
+only "$kproxy" diff --proxy-mode ipvs -f "$dir/ipvs-base.yaml" --config "$dir/ipvs-config.yaml" --ip-family ipv4 \
+  > "$work/diff.out" 2> "$work/diff.err" ||
+  { cat "$work/diff.out" "$work/diff.err"; fail "diff --proxy-mode ipvs with only NET_ADMIN and NET_RAW"; }
+pass "diff --proxy-mode ipvs with only CAP_NET_ADMIN and CAP_NET_RAW: no drift after the sync"
 only "$kproxy" facts > "$work/facts.yaml" || fail "facts with only CAP_NET_ADMIN and CAP_NET_RAW"
 grep -q '^localAddresses:' "$work/facts.yaml" || fail "facts printed no addresses"
 pass "facts with only CAP_NET_ADMIN and CAP_NET_RAW"

@@ -67,7 +67,7 @@ TEST_P(KernelAcceptsGoldenPayloads, RestoresCleanly) {
       auto listed = restore::parseRestoreText(saved->out);
       ASSERT_TRUE(planned.ok() && listed.ok());
       std::string drift;
-      for (const auto& d : restore::compareChains(cli::kubeProxyChains(*listed), cli::kubeProxyChains(*planned),
+      for (const auto& d : restore::compareChains(restore::kubeProxyChains(*listed), restore::kubeProxyChains(*planned),
                                                   v6 ? IpFamily::kIPv6 : IpFamily::kIPv4, backend.name)) {
         drift += d.diff;
       }
@@ -89,7 +89,8 @@ INSTANTIATE_TEST_SUITE_P(Iptables, KernelAcceptsGoldenPayloads,
                          caseName);
 
 // The real back end, except that the restore numbered `fail_at` (1-based, counted from arm())
-// gets a rule no kernel accepts at the end of its last table, so that restore fails as a whole.
+// gets a rule no kernel accepts at the end of its nat block (which the applier writes first, so
+// that no table of that restore is committed).
 class FailingRestore final : public netlink::IptablesRestore {
  public:
   explicit FailingRestore(netlink::IptablesRestore& real) : real_(real) {}
@@ -103,7 +104,7 @@ class FailingRestore final : public netlink::IptablesRestore {
     if (fail_at_ == 0 || ++calls_ != fail_at_) return real_.restore(family, pieces, options);
     std::string input;
     for (auto piece : pieces) input.append(piece);
-    const size_t commit = input.rfind("COMMIT\n");
+    const size_t commit = input.find("COMMIT\n", input.find("*nat\n"));
     input.insert(commit, "-A KUBE-MARK-MASQ -m kproxy-no-such-match -j ACCEPT\n");
     fail_at_ = 0;
     return real_.restore(family, {input}, options);
@@ -139,84 +140,75 @@ void addService(tracker::ProxyStateTracker& tracker, int i, const std::string& e
                                                  {.ip = endpoint_prefix + std::to_string(i % 250) + ".2"}}));
 }
 
-// A chunked full sync on nf_tables (the whole-table hint off, small chunks) whose later chunk
-// fails: every chain the previous sync wrote is still in the kernel with the same rules, so
-// traffic takes the previous paths; only unreferenced new chains were added. The retry is a full
+// Every table as iptables-save lists it, parsed: chain names and policies, rules in order.
+std::string tablesOf(netlink::IptablesRestore& iptables) {
+  auto saved = iptables.save(IpFamily::kIPv4, "");
+  if (!saved.ok()) return "iptables-save failed: " + saved.error().message;
+  auto parsed = restore::parseRestoreText(*saved);
+  if (!parsed.ok()) return "unparsable: " + parsed.error().message;
+  std::string out;
+  for (const auto& table : parsed->tables) {
+    out += "*" + table.name + "\n";
+    for (const auto& chain : table.chains) out += ":" + chain.name + " " + chain.policy + "\n";
+    for (const auto& chain : table.chains)
+      for (const auto& rule : chain.rules) out += rule + "\n";
+  }
+  return out;
+}
+
+// A full sync (new endpoints for every service, new services, services without endpoints, which
+// change the filter table too) whose nat block the kernel rejects: iptables-restore commits table
+// by table and nat comes first, so neither table changes, on either back end. The retry is a full
 // sync and converges.
-TEST(ChunkedFullSync, LaterChunkFailureLeavesThePreviousRulesWorking) {
-  KPROXY_ENTER_FRESH_NETNS();
-  auto real = netlink::newProcessIptables(netlink::IptablesBackend::kNft);
-  FailingRestore iptables(*real);
-  testing::FakeClock clock;
-  config::ProxierSettings settings;
-  settings.family = IpFamily::kIPv4;
-  settings.node_name = "node-a";
-  settings.node_ip = *IpAddress::parse("192.168.0.2");
-  settings.masquerade_mark = config::formatMasqueradeMark(14);
-  settings.local_detector = {config::LocalTrafficDetector::Kind::kCidr, "10.0.0.0/8"};
-  settings.node_port_addresses.cidrs = {*Cidr::parse("0.0.0.0/0")};
-  iptables::IptablesProxier proxier({.iptables = iptables, .clock = clock}, settings,
-                                    {.nft_whole_table_cache_min_chains = 0, .chunk_full_syncs = true,
-                                     .chunk_chains = 10, .min_chains_to_chunk = 20});
-  tracker::ProxyStateTracker tracker({.family = IpFamily::kIPv4, .node_name = "node-a"});
-  for (int i = 0; i < 20; ++i) addService(tracker, i, "10.1.");
-  {
-    auto [snapshot, changes] = tracker.checkout();
-    auto first = proxier.sync(*snapshot, changes);
-    ASSERT_TRUE(first.ok()) << first.error().message;
-    ASSERT_GT(first->kernel_transactions, 3u) << "the first sync is chunked too";
-  }
-  auto before = real->save(IpFamily::kIPv4, "nat");
-  ASSERT_TRUE(before.ok()) << before.error().message;
+TEST(FailedFullSync, RejectedNatBlockLeavesEveryTableAsItWas) {
+  for (auto backend : {netlink::IptablesBackend::kNft, netlink::IptablesBackend::kLegacy}) {
+    SCOPED_TRACE(backend == netlink::IptablesBackend::kNft ? "nft" : "legacy");
+    KPROXY_ENTER_FRESH_NETNS();
+    auto real = netlink::newProcessIptables(backend);
+    FailingRestore iptables(*real);
+    testing::FakeClock clock;
+    config::ProxierSettings settings;
+    settings.family = IpFamily::kIPv4;
+    settings.node_name = "node-a";
+    settings.node_ip = *IpAddress::parse("192.168.0.2");
+    settings.masquerade_mark = config::formatMasqueradeMark(14);
+    settings.local_detector = {config::LocalTrafficDetector::Kind::kCidr, "10.0.0.0/8"};
+    settings.node_port_addresses.cidrs = {*Cidr::parse("0.0.0.0/0")};
+    iptables::IptablesProxier proxier({.iptables = iptables, .clock = clock}, settings);
+    tracker::ProxyStateTracker tracker({.family = IpFamily::kIPv4, .node_name = "node-a"});
+    for (int i = 0; i < 20; ++i) addService(tracker, i, "10.1.");
+    {
+      auto [snapshot, changes] = tracker.checkout();
+      auto first = proxier.sync(*snapshot, changes);
+      ASSERT_TRUE(first.ok()) << first.error().message;
+    }
+    const std::string before = tablesOf(*real);
+    ASSERT_NE(before.find("10.1.0.1"), std::string::npos) << before;
 
-  // New services (new chains, written in chunks) and new endpoints for the old ones; the third
-  // chunk fails.
-  for (int i = 0; i < 20; ++i) addService(tracker, i, "10.2.");
-  for (int i = 20; i < 40; ++i) addService(tracker, i, "10.3.");
-  proxier.requestFullSync();
-  iptables.arm(3);
-  {
-    auto [snapshot, changes] = tracker.checkout();
-    auto failed = proxier.sync(*snapshot, changes);
-    ASSERT_FALSE(failed.ok()) << "the third restore was to fail";
-  }
-  auto after = real->save(IpFamily::kIPv4, "nat");
-  ASSERT_TRUE(after.ok()) << after.error().message;
-  auto parsed_before = restore::parseRestoreText(*before);
-  auto parsed_after = restore::parseRestoreText(*after);
-  ASSERT_TRUE(parsed_before.ok() && parsed_after.ok());
-  const restore::Table* nat_before = parsed_before->find("nat");
-  const restore::Table* nat_after = parsed_after->find("nat");
-  ASSERT_NE(nat_before, nullptr);
-  ASSERT_NE(nat_after, nullptr);
-  size_t service_chains = 0;
-  for (const auto& chain : nat_before->chains) {
-    SCOPED_TRACE(chain.name);
-    const restore::Chain* now = nat_after->find(chain.name);
-    ASSERT_NE(now, nullptr) << "a chain of the previous sync is gone";
-    EXPECT_EQ(now->rules, chain.rules) << "a chain of the previous sync changed";
-    if (chain.name.rfind("KUBE-SVC-", 0) == 0) ++service_chains;
-  }
-  EXPECT_EQ(service_chains, 20u);
-  // The first chunks did land: new chains exist, but nothing of the previous sync jumps to them
-  // (the previous chains are unchanged, above).
-  EXPECT_GT(nat_after->chains.size(), nat_before->chains.size()) << *after;
+    for (int i = 0; i < 20; ++i) addService(tracker, i, "10.2.");
+    for (int i = 20; i < 40; ++i) addService(tracker, i, "10.3.");
+    for (int i = 40; i < 45; ++i) {
+      tracker.onServiceAdd(testing::makeService("ns", "svc" + std::to_string(i), "172.30.0." + std::to_string(i + 1)));
+    }
+    proxier.requestFullSync();
+    iptables.arm(1);
+    {
+      auto [snapshot, changes] = tracker.checkout();
+      auto failed = proxier.sync(*snapshot, changes);
+      ASSERT_FALSE(failed.ok()) << "the restore was to fail";
+    }
+    EXPECT_EQ(tablesOf(*real), before) << "a rejected restore changed the kernel";
 
-  // The retry is a full sync and converges: 40 services, old endpoints gone.
-  auto [snapshot, changes] = tracker.checkout();
-  auto retried = proxier.sync(*snapshot, changes);
-  ASSERT_TRUE(retried.ok()) << retried.error().message;
-  EXPECT_TRUE(retried->full_sync);
-  auto converged = real->save(IpFamily::kIPv4, "nat");
-  ASSERT_TRUE(converged.ok());
-  size_t svc_chains = 0;
-  std::istringstream lines(*converged);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(":KUBE-SVC-", 0) == 0) ++svc_chains;
+    auto [snapshot, changes] = tracker.checkout();
+    auto retried = proxier.sync(*snapshot, changes);
+    ASSERT_TRUE(retried.ok()) << retried.error().message;
+    EXPECT_TRUE(retried->full_sync);
+    const std::string converged = tablesOf(*real);
+    EXPECT_EQ(converged.find("10.1."), std::string::npos) << "the old endpoints' chains are deleted\n" << converged;
+    EXPECT_NE(converged.find("10.2.0.1"), std::string::npos) << converged;
+    EXPECT_NE(converged.find("10.3.20.1"), std::string::npos) << converged;
+    EXPECT_NE(converged.find("ns/svc40:p80 has no endpoints"), std::string::npos) << converged;
   }
-  EXPECT_EQ(svc_chains, 40u) << *converged;
-  EXPECT_EQ(converged->find("10.1."), std::string::npos) << "the old endpoints' chains are deleted";
-  EXPECT_NE(converged->find("10.2.0.1"), std::string::npos);
 }
 
 }  // namespace

@@ -25,7 +25,7 @@ modes        | src/cli
 netlink      | src/api src/config src/tracker src/watch src/proxy src/server src/cli modes/
 '
 # Files whose job is pure computation, in any mode: never netlink/.
-pure_globs='modes/*/planner* modes/*/plan.h modes/*/plan.cc modes/*/diff.* modes/*/partial_sync* modes/*/chain_names*
+pure_globs='modes/*/planner* modes/*/plan.h modes/*/plan.cc modes/*/diff.* modes/*/drift.* modes/*/partial_sync* modes/*/chain_names*
   modes/*/state.* modes/*/graceful_termination* modes/*/offline_proxier* modes/*/*tracer* modes/common/*'
 
 status=0

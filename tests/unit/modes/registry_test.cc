@@ -132,5 +132,13 @@ TEST(RegistryTest, OfflineIptablesTracerFollowsEverySync) {
   EXPECT_EQ((*tracer)->trace(to_db).outputString(), "10.180.0.2:80");
 }
 
+// kproxy diff asks the registry, not the mode's name: iptables and IPVS compare, nftables has no
+// live dataplane to compare yet (diff then exits 2 saying so).
+TEST(RegistryTest, DiffIsOfferedByTheLiveModes) {
+  EXPECT_NE(modeEntry(ProxyMode::kIptables).live_drift, nullptr);
+  EXPECT_NE(modeEntry(ProxyMode::kIpvs).live_drift, nullptr);
+  EXPECT_EQ(modeEntry(ProxyMode::kNftables).live_drift, nullptr);
+}
+
 }  // namespace
 }  // namespace kproxy::modes

@@ -1,6 +1,7 @@
 #include "src/util/subprocess.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace kproxy {
 namespace {
@@ -25,6 +26,21 @@ TEST(RunProcess, ChildIgnoringInputDoesNotKillUs) {
   auto r = runProcess({"true"}, big);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 0);
+}
+
+// The whole input is there before the child starts (a file, not a pipe being filled), so a child
+// outlives a parent killed mid-write with its input intact; and it runs in its own process group.
+TEST(RunProcess, InputIsCompleteBeforeTheChildStartsAndTheChildHasItsOwnGroup) {
+  std::string big(3 << 20, 'x');
+  auto r = runProcessPieces({"sh", "-c", "stat -L -c %s /dev/stdin; cut -d' ' -f5 /proc/$$/stat"},
+                            {big, "yz"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->exit_code, 0) << r->err;
+  const size_t nl = r->out.find('\n');
+  ASSERT_NE(nl, std::string::npos) << r->out;
+  EXPECT_EQ(r->out.substr(0, nl), std::to_string(big.size() + 2));
+  const long child_group = std::stol(r->out.substr(nl + 1));
+  EXPECT_NE(child_group, static_cast<long>(getpgrp()));
 }
 
 TEST(RunProcess, MissingBinaryAndTimeoutAreErrors) {
