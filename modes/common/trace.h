@@ -47,6 +47,10 @@ struct TraceOutput {
   std::string value;          // "ip:port" / "[ip]:port", or ACCEPT / REJECT / DROP
   bool is_endpoint = false;   // produced by DNAT
   double probability = 1.0;   // probability that the packet takes the path to this output
+  // Whether the packet is masqueraded on its way to this output, when that differs between the
+  // outputs (IPVS mode's hairpin rule masquerades only a pod reaching itself); else nullopt and
+  // TraceResult::masquerade says it for all.
+  std::optional<bool> masquerade;
 };
 
 struct TraceResult {

@@ -1,5 +1,8 @@
 #include "modes/ipvs/offline_proxier.h"
 
+#include "modes/common/restore_text.h"
+#include "modes/ipvs/tracer.h"
+
 namespace kproxy::ipvs {
 
 OfflineIpvsProxier::OfflineIpvsProxier(config::ProxierSettings settings, IpvsSettings ipvs)
@@ -32,8 +35,12 @@ size_t OfflineIpvsProxier::renderedSize() const {
   return n;
 }
 
-Result<std::unique_ptr<tracing::Tracer>> OfflineIpvsProxier::tracer(const std::vector<IpAddress>&) const {
-  return Error("trace: IPVS mode is not supported yet (iptables only)");
+Result<std::unique_ptr<tracing::Tracer>> OfflineIpvsProxier::tracer(const std::vector<IpAddress>& local_addresses) const {
+  auto rules = restore::parseRestoreText(plan_.iptables_payload);
+  if (!rules.ok()) return Error("trace: IPVS mode's iptables rules: " + rules.error().message);
+  auto compiled = IpvsTracer::create(*rules, plan_.state, local_addresses);
+  if (!compiled.ok()) return Error("trace: " + compiled.error().message);
+  return std::unique_ptr<tracing::Tracer>(std::make_unique<IpvsTracer>(std::move(*compiled)));
 }
 
 }  // namespace kproxy::ipvs

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -11,6 +12,8 @@
 
 #include "modes/common/restore_text.h"
 #include "modes/iptables/packet_tracer.h"
+#include "modes/ipvs/saved_state.h"
+#include "modes/ipvs/tracer.h"
 #include "src/cli/cluster_input.h"
 #include "src/cli/offline_context.h"
 #include "src/cli/verbs.h"
@@ -111,7 +114,9 @@ std::string formatJson(const TraceResult& r) {
     first = false;
     out += "{\"endpoint\": ";
     appendJsonString(out, o.value);
-    out += ", \"probability\": " + number(o.probability) + "}";
+    out += ", \"probability\": " + number(o.probability);
+    if (o.masquerade) out += *o.masquerade ? ", \"masquerade\": true" : ", \"masquerade\": false";
+    out += "}";
   }
   out += "], \"verdict\": ";
   appendJsonString(out, r.verdict());
@@ -171,11 +176,16 @@ std::string formatText(const tracing::TracePacket& packet, const TraceResult& r)
   } else {
     out += "endpoints (each branch of the random choice, with the probability it is chosen):\n";
     for (const auto& o : r.outputs) {
-      if (o.is_endpoint) out += "  " + o.value + "  " + number(o.probability * 100.0, "%.2f") + "%\n";
+      if (!o.is_endpoint) continue;
+      out += "  " + o.value + "  " + number(o.probability * 100.0, "%.2f") + "%";
+      if (o.masquerade) out += *o.masquerade ? "  (masqueraded)" : "  (not masqueraded)";
+      out += "\n";
     }
   }
   if (r.masquerade) {
-    out += "masquerade: yes (the backend sees this node's address as the source), marked by:\n";
+    const bool partly = std::any_of(r.outputs.begin(), r.outputs.end(), [](const auto& o) { return o.masquerade.has_value(); });
+    out += partly ? "masquerade: for the endpoints marked above (the backend sees this node's address as the source), by:\n"
+                  : "masquerade: yes (the backend sees this node's address as the source), marked by:\n";
     for (const auto& m : r.masquerade_rules) out += "  " + m.table + " " + m.chain + " " + describe(m) + ": " + m.rule + "\n";
   } else {
     out += "masquerade: no (no rule " + r.masquerade_mechanism +
@@ -265,6 +275,12 @@ int runTrace(const TraceOptions& options, std::string& out, std::string& err) {
     if (!options.hostname_override.empty()) errors.push_back("--hostname-override: only with -f");
     if (!options.proxy_mode.empty()) errors.push_back("--proxy-mode: only with -f");
   }
+  if (!from_rules && (!options.ipsets_path.empty() || !options.ipvs_path.empty())) {
+    errors.push_back("--ipsets and --ipvs: only with --rules");
+  }
+  if (options.rules_path == "-" && (options.ipsets_path == "-" || options.ipvs_path == "-")) {
+    errors.push_back("only one of --rules, --ipsets and --ipvs can read stdin");
+  }
   tracing::TracePacket packet;
   auto parseAddress = [&](const std::string& flag, const std::string& text, IpAddress* ip) {
     if (text.empty()) {
@@ -337,12 +353,46 @@ int runTrace(const TraceOptions& options, std::string& out, std::string& err) {
     } else {
       local = hostAddresses();
     }
-    auto compiled = iptables::PacketTracer::create(*parsed, local);
-    if (!compiled.ok()) {
-      errors.push_back("--rules: " + compiled.error().message);
-      return fail();
+    if (!options.ipsets_path.empty() || !options.ipvs_path.empty()) {
+      ipvs::IpvsState state;
+      state.family = packet.destination.family();
+      if (!options.ipsets_path.empty()) {
+        auto text = readInput(options.ipsets_path);
+        auto sets = text.ok() ? ipvs::parseIpsetSave(*text) : Result<std::vector<ipvs::IpSet>>(text.error());
+        if (!sets.ok()) {
+          errors.push_back("--ipsets " + options.ipsets_path + ": " + sets.error().message);
+          return fail();
+        }
+        state.ipsets = std::move(*sets);
+      }
+      if (!options.ipvs_path.empty()) {
+        auto text = readInput(options.ipvs_path);
+        auto servers = text.ok() ? ipvs::parseIpvsadmSave(*text) : Result<std::vector<ipvs::VirtualServer>>(text.error());
+        if (!servers.ok()) {
+          errors.push_back("--ipvs " + options.ipvs_path + ": " + servers.error().message);
+          return fail();
+        }
+        state.virtual_servers = std::move(*servers);
+      }
+      // IPVS mode binds every virtual server's address that is not a node address on kube-ipvs0.
+      for (const auto& vs : state.virtual_servers) {
+        if (vs.family() == state.family) state.kube_ipvs0_addresses.push_back(vs.address);
+      }
+      auto compiled = ipvs::IpvsTracer::create(*parsed, state, local);
+      if (!compiled.ok()) {
+        errors.push_back("--rules: " + compiled.error().message);
+        return fail();
+      }
+      tracer = std::make_unique<ipvs::IpvsTracer>(std::move(*compiled));
     }
-    tracer = std::make_unique<iptables::PacketTracer>(std::move(*compiled));
+    if (!tracer) {
+      auto compiled = iptables::PacketTracer::create(*parsed, local);
+      if (!compiled.ok()) {
+        errors.push_back("--rules: " + compiled.error().message);
+        return fail();
+      }
+      tracer = std::make_unique<iptables::PacketTracer>(std::move(*compiled));
+    }
   } else {
     RenderOptions render{.files = options.files,
                          .config_path = options.config_path,
@@ -374,12 +424,16 @@ Verb addTraceVerb(CLI::App& app) {
       ->allow_extra_args(false);
   cmd->add_option("--config", options->config_path, "KubeProxyConfiguration file (with -f)");
   cmd->add_option("--hostname-override", options->hostname_override, "This node's name (with -f)");
-  cmd->add_option("--proxy-mode", options->proxy_mode, "iptables or nftables (with -f; overrides the config file)");
+  cmd->add_option("--proxy-mode", options->proxy_mode, "iptables, nftables or ipvs (with -f; overrides the config file)");
   cmd->add_option("--ip-family", options->ip_family, "ipv4 or ipv6 (default: the family of --dst)");
   cmd->add_option("--from", options->from, "Earlier complete cluster states, synced in order before -f")
       ->allow_extra_args(false);
   cmd->add_option("--rules", options->rules_path,
                   "iptables-save or iptables-restore text taken as the whole kernel state; - for stdin");
+  cmd->add_option("--ipsets", options->ipsets_path,
+                  "With --rules: `ipset save` text of an IPVS-mode node (traces IPVS mode); - for stdin");
+  cmd->add_option("--ipvs", options->ipvs_path,
+                  "With --rules: `ipvsadm -S -n` text of an IPVS-mode node (traces IPVS mode); - for stdin");
   cmd->add_option("--node-facts", options->node_facts_path,
                   "Node facts YAML; its localAddresses match --src-type/--dst-type LOCAL");
   cmd->add_option("--src", options->src, "Source IP address of the packet");

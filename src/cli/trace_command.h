@@ -8,7 +8,9 @@
 //    whole kernel state (its nat and filter tables). When nat PREROUTING has no jump to
 //    KUBE-SERVICES (a payload, or a dump of only the KUBE chains), kube-proxy's jump is implied,
 //    so nat KUBE-SERVICES is traced as upstream's tracer traces it.
-// In nftables mode (`mode: nftables` in --config, or --proxy-mode nftables) the table that render
+// In IPVS mode (`mode: ipvs` / --proxy-mode ipvs) the rules, ip sets and virtual servers render
+// prints are traced with modes/ipvs/tracer.h. In nftables mode (`mode: nftables` in --config, or
+// --proxy-mode nftables) the table that render
 // prints is traced with nftables semantics (modes/nftables/tracer.h); --rules takes iptables
 // text only.
 // Local addresses (--src-type / --dst-type LOCAL, fib ... type local): the node facts' localAddresses
@@ -30,6 +32,11 @@ struct TraceOptions {
   std::string ip_family;           // --ip-family ipv4|ipv6; "" = the family of --dst
   std::vector<std::string> from;   // --from
   std::string rules_path;          // --rules ("-" = stdin)
+  // With --rules, IPVS mode's live state: `ipset save` and `ipvsadm -S -n` text. Either one makes
+  // the trace an IPVS one (modes/ipvs/tracer.h); the kube-ipvs0 addresses are then among the local
+  // addresses (this machine's, or --node-facts').
+  std::string ipsets_path;         // --ipsets
+  std::string ipvs_path;           // --ipvs
   std::string src;                 // --src
   std::string dst;                 // --dst
   std::string dport;               // --dport (1-65535)

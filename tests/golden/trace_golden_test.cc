@@ -21,6 +21,9 @@ namespace fs = std::filesystem;
 const fs::path kTraceDir = fs::path(KPROXY_SOURCE_DIR) / "testdata/golden/trace";
 // nftables cases with a flows.yaml (in the case folder or a step folder) are trace cases too.
 const fs::path kNftablesDir = fs::path(KPROXY_SOURCE_DIR) / "testdata/golden/nftables";
+// So are IPVS cases with a flows.yaml; their expectations are kproxy's own (upstream's IPVS tests
+// have no packet flows), derived from upstream's IPVS proxier (see each flows.yaml).
+const fs::path kIpvsDir = fs::path(KPROXY_SOURCE_DIR) / "testdata/golden/ipvs";
 
 bool hasFlows(const fs::path& dir) {
   if (fs::exists(dir / "flows.yaml")) return true;
@@ -49,7 +52,7 @@ struct TraceStep {
 
 struct TraceCase {
   std::string name;
-  std::string mode;      // "iptables" (testdata/golden/trace) or "nftables"
+  std::string mode;      // "iptables" (testdata/golden/trace), "nftables" or "ipvs"
   std::string upstream;  // first line of UPSTREAM; "ERROR: ..." when the folder is malformed
   std::vector<TraceStep> steps;
 };
@@ -130,7 +133,7 @@ TraceCase loadCase(const fs::path& dir, const std::string& mode) {
     TraceStep step{.name = sd.filename().string(), .options = base, .flows = {}};
     step.options.files = {(sd / "cluster.yaml").string()};
     step.options.from = earlier;
-    if (mode == "nftables" && !fs::exists(sd / "flows.yaml")) {
+    if (mode != "iptables" && !fs::exists(sd / "flows.yaml")) {
       // A step that only brings the cluster to the next traced state.
       earlier.push_back((sd / "cluster.yaml").string());
       c.steps.push_back(std::move(step));
@@ -150,7 +153,7 @@ std::vector<TraceCase> discoverTraceCases(const fs::path& root, const std::strin
   std::vector<fs::path> dirs;
   if (fs::is_directory(root)) {
     for (const auto& entry : fs::directory_iterator(root)) {
-      if (entry.is_directory() && (mode != "nftables" || hasFlows(entry.path()))) dirs.push_back(entry.path());
+      if (entry.is_directory() && (mode == "iptables" || hasFlows(entry.path()))) dirs.push_back(entry.path());
     }
   }
   std::sort(dirs.begin(), dirs.end());
@@ -162,6 +165,7 @@ std::vector<TraceCase> discoverTraceCases(const fs::path& root, const std::strin
 std::vector<TraceCase> discoverTraceCases() {
   auto cases = discoverTraceCases(kTraceDir, "iptables");
   for (auto& c : discoverTraceCases(kNftablesDir, "nftables")) cases.push_back(std::move(c));
+  for (auto& c : discoverTraceCases(kIpvsDir, "ipvs")) cases.push_back(std::move(c));
   return cases;
 }
 
@@ -196,8 +200,10 @@ class TraceGoldenTest : public ::testing::TestWithParam<TraceCase> {};
 TEST_P(TraceGoldenTest, ReproducesUpstreamFlows) {
   const TraceCase& c = GetParam();
   ASSERT_EQ(c.upstream.rfind("ERROR: ", 0), std::string::npos) << c.name << ": " << c.upstream;
-  ASSERT_EQ(c.upstream.rfind(upstreamPrefix(c.mode) + "Test", 0), 0u)
-      << c.name << ": UPSTREAM must name the upstream test";
+  if (!(c.mode == "ipvs" && c.upstream == "none")) {
+    ASSERT_EQ(c.upstream.rfind(upstreamPrefix(c.mode) + "Test", 0), 0u)
+        << c.name << ": UPSTREAM must name the upstream test";
+  }
   for (const auto& step : c.steps) {
     SCOPED_TRACE("step " + (step.name.empty() ? std::string("(single)") : step.name));
     for (const auto& flow : step.flows) {
@@ -209,6 +215,27 @@ TEST_P(TraceGoldenTest, ReproducesUpstreamFlows) {
       options.protocol = flow.protocol;
       std::string out, err;
       ASSERT_EQ(cli::runTrace(options, out, err), 0) << err;
+      if (c.mode == "ipvs" && step.name.empty()) {
+        // The same flow from the state as the node's tools print it back (trace --rules with
+        // --ipsets and --ipvs): the case's expected/ files are render's output.
+        const fs::path dir = kIpvsDir / c.name / "expected";
+        cli::TraceOptions live;
+        live.output = "json";
+        live.node_facts_path = options.node_facts_path;
+        live.rules_path = (dir / "iptables.txt").string();
+        live.ipsets_path = (dir / "ipset.txt").string();
+        live.ipvs_path = (dir / "ipvsadm.txt").string();
+        live.src = flow.src;
+        live.dst = flow.dst;
+        live.dport = flow.dport;
+        live.protocol = flow.protocol;
+        std::string live_out, live_err;
+        ASSERT_EQ(cli::runTrace(live, live_out, live_err), 0) << live_err;
+        auto from_text = parseTraceJson(live_out);
+        ASSERT_TRUE(from_text.ok()) << from_text.error().message;
+        EXPECT_EQ(from_text->output, flow.output) << "traced with --rules/--ipsets/--ipvs";
+        EXPECT_EQ(from_text->masquerade, flow.masq) << "traced with --rules/--ipsets/--ipvs";
+      }
       auto traced = parseTraceJson(out);
       ASSERT_TRUE(traced.ok()) << traced.error().message;
       if (traced->output != flow.output || traced->masquerade != flow.masq) {
@@ -226,7 +253,7 @@ TEST_P(TraceGoldenTest, ReproducesUpstreamFlows) {
 }
 
 std::string caseName(const ::testing::TestParamInfo<TraceCase>& info) {
-  std::string name = (info.param.mode == "nftables" ? "nftables_" : "") + info.param.name;
+  std::string name = (info.param.mode == "iptables" ? "" : info.param.mode + "_") + info.param.name;
   for (char& ch : name) {
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   }
@@ -272,6 +299,18 @@ TEST(TraceGoldenCases, CoverTheUpstreamNftablesFlowTests) {
     EXPECT_EQ(tests.count(name), 1u) << name;
   }
   EXPECT_GE(flows, 150u);
+}
+
+// IPVS mode's trace cases (issue 12 item 4): each situation has a case with flows.
+TEST(TraceGoldenCases, CoverTheIpvsSituations) {
+  std::set<std::string> names;
+  for (const auto& c : discoverTraceCases(kIpvsDir, "ipvs")) names.insert(c.name);
+  for (const char* name :
+       {"upstream-ipv4-proxier-cluster-ips", "upstream-node-port-ipv4-tcp-two-endpoints", "upstream-only-local-node-ports",
+        "upstream-load-balancer-source-ranges", "upstream-ipv4-proxier-cluster-ip-no-endpoints",
+        "upstream-node-port-ipv4-no-endpoints", "kproxy-session-affinity-trace"}) {
+    EXPECT_EQ(names.count(name), 1u) << name << " has no flows.yaml";
+  }
 }
 
 }  // namespace
