@@ -71,10 +71,11 @@ test-asan: deps
 	cd $(ASAN_BUILD_DIR) && CI=$(CI) ctest --output-on-failure -j $(JOBS) -L 'unit|golden'
 
 # libFuzzer targets (tests/fuzz/README.md): clang from Debian with its runtime libraries
-# (libclang_rt.fuzzer comes with libclang-rt-14-dev, which clang only recommends), a build of the
+# (libclang_rt.fuzzer comes with libclang-rt-14-dev, which clang only recommends; llvm puts the
+# llvm-symbolizer that turns sanitizer reports into file:line on PATH), a build of the
 # parsers and the targets alone, then tests/fuzz/run-fuzz, which fails if any target crashes,
 # hangs or runs out of memory.
-FUZZ_DEBIAN_PACKAGES := clang libclang-rt-14-dev
+FUZZ_DEBIAN_PACKAGES := clang libclang-rt-14-dev llvm
 fuzz-deps: deps
 	@missing=$$(for p in $(FUZZ_DEBIAN_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
