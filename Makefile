@@ -4,6 +4,11 @@ SHELL := /bin/bash
 BUILD_DIR ?= build
 ASAN_BUILD_DIR ?= build-asan
 RELEASE_BUILD_DIR ?= build-release
+FUZZ_BUILD_DIR ?= build-fuzz
+# `make fuzz`: seconds per fuzz target (one after the other, one core each);
+# `make fuzz-smoke`: seconds per target, two targets at a time (CI).
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 4
 JOBS ?= $(shell nproc)
 CI ?=
 
@@ -22,7 +27,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DKPROXY_WERROR=ON
 endif
 
-.PHONY: all deps build build-release demo test test-asan test-crash-safety bench clean image-test
+.PHONY: all deps build build-release demo test test-asan test-crash-safety bench clean image-test fuzz-deps fuzz-build fuzz fuzz-smoke
 
 all: build
 
@@ -49,6 +54,7 @@ test: build
 ifeq ($(CI),true)
 	$(MAKE) test-asan
 	$(MAKE) build-release
+	$(MAKE) fuzz-smoke
 endif
 
 # The configuration the Dockerfile builds (Release, -O3, where GCC 12 warns about more than at -O2),
@@ -63,6 +69,34 @@ test-asan: deps
 	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKPROXY_SANITIZE=ON -DKPROXY_BUILD_BENCH=OFF >/dev/null
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS) --target unit_and_golden_tests
 	cd $(ASAN_BUILD_DIR) && CI=$(CI) ctest --output-on-failure -j $(JOBS) -L 'unit|golden'
+
+# libFuzzer targets (tests/fuzz/README.md): clang from Debian with its runtime libraries
+# (libclang_rt.fuzzer comes with libclang-rt-14-dev, which clang only recommends; llvm puts the
+# llvm-symbolizer that turns sanitizer reports into file:line on PATH), a build of the
+# parsers and the targets alone, then tests/fuzz/run-fuzz, which fails if any target crashes,
+# hangs or runs out of memory.
+FUZZ_DEBIAN_PACKAGES := clang libclang-rt-14-dev llvm
+fuzz-deps: deps
+	@missing=$$(for p in $(FUZZ_DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing missing Debian packages:" $$missing; \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: run as root to install packages" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+fuzz-build: fuzz-deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DKPROXY_FUZZ=ON >/dev/null
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target kproxy_fuzzers
+
+# Every target for FUZZ_SECONDS, one after the other (one core), after replaying its regression
+# inputs: `make fuzz FUZZ_SECONDS=420` is about an hour.
+fuzz: fuzz-build
+	./tests/fuzz/run-fuzz -b $(FUZZ_BUILD_DIR) -s $(FUZZ_SECONDS) -p 1
+
+# CI: every regression input replayed, then each target for a few seconds, two at a time.
+fuzz-smoke: fuzz-build
+	./tests/fuzz/run-fuzz -b $(FUZZ_BUILD_DIR) -s $(FUZZ_SMOKE_SECONDS) -p 2
 
 # Builds the Dockerfile with podman (bases made locally with mmdebstrap) and runs the image:
 # --version, render, and sync/diff/cleanup/run with only NET_ADMIN in a network namespace of its
@@ -85,4 +119,4 @@ bench: build
 	./$(BUILD_DIR)/kproxy_bench --benchmark_counters_tabular=true
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(RELEASE_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(RELEASE_BUILD_DIR) $(FUZZ_BUILD_DIR)

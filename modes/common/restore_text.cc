@@ -1,5 +1,7 @@
 #include "modes/common/restore_text.h"
 
+#include <unordered_map>
+
 namespace kproxy::restore {
 namespace {
 
@@ -27,6 +29,13 @@ const Table* RestoreText::find(std::string_view table) const { return findByName
 Result<RestoreText> parseRestoreText(std::string_view text) {
   RestoreText result;
   Table* table = nullptr;
+  // The current table's chains by name: a dump of a large cluster declares tens of thousands of
+  // chains, and a linear Table::find per line would make reading it quadratic.
+  std::unordered_map<std::string, size_t> chain_index;
+  auto findChain = [&](std::string_view name) -> Chain* {
+    auto it = chain_index.find(std::string(name));
+    return it == chain_index.end() ? nullptr : &table->chains[it->second];
+  };
   size_t line_no = 0;
   auto fail = [&](const std::string& msg) { return Error("line " + std::to_string(line_no) + ": " + msg); };
   while (!text.empty()) {
@@ -40,6 +49,7 @@ Result<RestoreText> parseRestoreText(std::string_view text) {
       if (line.front() != '*') return fail("expected a table (\"*name\"), got \"" + std::string(line) + "\"");
       result.tables.push_back(Table{std::string(line.substr(1)), {}});
       table = &result.tables.back();
+      chain_index.clear();
       continue;
     }
     if (line == "COMMIT") {
@@ -57,10 +67,11 @@ Result<RestoreText> parseRestoreText(std::string_view text) {
       chain.policy = std::string(rest.substr(0, sp2));
       if (sp2 != std::string_view::npos) chain.counters = std::string(trim(rest.substr(sp2 + 1)));
       if (chain.name.empty()) return fail("bad chain line \"" + std::string(line) + "\"");
-      if (Chain* existing = table->find(chain.name)) {
+      if (Chain* existing = findChain(chain.name)) {
         existing->rules.clear();  // declaring again flushes
         existing->deleted = false;
       } else {
+        chain_index.emplace(chain.name, table->chains.size());
         table->chains.push_back(std::move(chain));
       }
       continue;
@@ -68,7 +79,7 @@ Result<RestoreText> parseRestoreText(std::string_view text) {
     if (line.substr(0, 3) == "-A ") {
       std::string_view rest = line.substr(3);
       std::string_view name = rest.substr(0, rest.find(' '));
-      Chain* chain = table->find(name);
+      Chain* chain = findChain(name);
       if (chain == nullptr) return fail("rule for undeclared chain " + std::string(name));
       if (chain->deleted) return fail("rule for deleted chain " + std::string(name));
       chain->rules.emplace_back(line);
@@ -76,7 +87,7 @@ Result<RestoreText> parseRestoreText(std::string_view text) {
     }
     if (line.substr(0, 3) == "-X ") {
       std::string_view name = trim(line.substr(3));
-      Chain* chain = table->find(name);
+      Chain* chain = findChain(name);
       if (chain == nullptr) return fail("delete of undeclared chain " + std::string(name));
       if (!chain->rules.empty()) return fail("delete of chain " + std::string(name) + " after adding rules");
       chain->deleted = true;
@@ -86,6 +97,27 @@ Result<RestoreText> parseRestoreText(std::string_view text) {
   }
   if (table != nullptr) return fail("missing COMMIT for table " + table->name);
   return result;
+}
+
+std::string withoutRuleCounters(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
+    std::string_view line = text.substr(pos, end - pos);
+    if (!line.empty() && line.front() == '[') {
+      size_t close = line.find("] ");
+      std::string_view inner = line.substr(1, close == std::string_view::npos ? 0 : close - 1);
+      const bool counters = close != std::string_view::npos && inner.find(':') != std::string_view::npos &&
+                            inner.find_first_not_of("0123456789:") == std::string_view::npos;
+      if (counters) line.remove_prefix(close + 2);
+    }
+    out.append(line);
+    pos = end;
+  }
+  return out;
 }
 
 std::vector<std::string> splitRuleWords(std::string_view rule) {

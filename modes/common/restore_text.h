@@ -39,6 +39,10 @@ struct RestoreText {
 // 1-based line number: "line 12: ...".
 Result<RestoreText> parseRestoreText(std::string_view text);
 
+// `iptables-save -c` puts the counters in front of each rule ("[5:300] -A ..."); restore text
+// has no place for them, so `kproxy trace --rules` drops them before parsing.
+std::string withoutRuleCounters(std::string_view text);
+
 // Splits a rule into words the way iptables does: double-quoted words may contain spaces
 // (quotes removed, \" and \\ unescaped).
 std::vector<std::string> splitRuleWords(std::string_view rule);

@@ -53,7 +53,18 @@ struct TraceOutput {
   std::optional<bool> masquerade;
 };
 
+// A trace enters at most kMaxChainEntries chains and examines at most kMaxRulesExamined rules:
+// a hand-made state whose rules jump to the same chains over and over (the number of paths
+// doubles with each level) would otherwise keep it busy for ever. Kubernetes states stay far
+// below both (a packet enters a handful of chains; the longest chains have a few rules per
+// service).
+inline constexpr size_t kMaxChainEntries = 50'000;
+inline constexpr size_t kMaxRulesExamined = 2'000'000;
+
 struct TraceResult {
+  // The trace stopped at kMaxChainEntries or kMaxRulesExamined: what it found is incomplete,
+  // and the caller reports an error instead.
+  bool limit_reached = false;
   std::vector<TraceOutput> outputs;
   bool masquerade = false;
   std::vector<TraceMatch> masquerade_rules;  // the rules that decided on masquerading, in order

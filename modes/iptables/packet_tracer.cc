@@ -366,15 +366,27 @@ struct Run {
   IpAddress destination;
   TraceResult& result;
 
-  // Returns true when the chain ended the packet (an output was produced).
+  size_t rules_examined = 0;
+
+  // Returns true when the chain ended the packet (an output was produced), and when the trace
+  // ran out of budget (then every caller returns at once).
   bool runChain(const CompiledTable& table, std::string_view chain_name, int depth, std::optional<size_t> parent,
                 double reach) {
+    if (result.limit_reached) return true;
     const CompiledChain* chain = table.find(chain_name);
     if (chain == nullptr || depth > kMaxDepth) return false;
+    if (result.visits.size() >= tracing::kMaxChainEntries) {
+      result.limit_reached = true;
+      return true;
+    }
     const size_t visit = result.visits.size();
     result.visits.push_back(TraceVisit{
         .table = table.name, .chain = chain->name, .depth = depth, .parent = parent, .matches = {}});
     for (const auto& rule : chain->rules) {
+      if (++rules_examined > tracing::kMaxRulesExamined) {
+        result.limit_reached = true;
+        return true;
+      }
       if (rule.target.empty()) continue;
       if (!impl.matches(rule, packet, destination)) continue;
       TraceMatch m{.table = table.name,
@@ -403,6 +415,7 @@ struct Run {
       if (table.find(rule.target) == nullptr) continue;  // MARK, MASQUERADE, LOG, ...: no effect here
       const double branch = rule.probability ? reach * *rule.probability : reach;
       const bool ended = runChain(table, rule.target, depth + 1, visit, branch);
+      if (result.limit_reached) return true;
       if (rule.is_goto) return ended;
       if (ended) {
         if (!rule.probability) return true;
@@ -412,6 +425,49 @@ struct Run {
     return false;
   }
 };
+
+// The first loop of jumps (-j / -g to a chain of the same table) in `table`, as
+// "A -> B -> A", or "" when there is none. iptables refuses to load such rules (ELOOP), so only a
+// hand-made text can hold one; tracing it would never end. Iterative, for states with many chains.
+std::string findJumpLoop(const CompiledTable& table) {
+  enum class Mark : uint8_t { kNew, kOnPath, kDone };
+  std::map<std::string_view, Mark> marks;
+  for (const auto& [name, chain] : table.chains) marks.emplace(name, Mark::kNew);
+  struct Frame {
+    const CompiledChain* chain;
+    size_t next_rule;
+  };
+  for (const auto& [start_name, start] : table.chains) {
+    if (marks[start_name] != Mark::kNew) continue;
+    std::vector<Frame> path{{&start, 0}};
+    marks[start_name] = Mark::kOnPath;
+    while (!path.empty()) {
+      Frame& frame = path.back();
+      if (frame.next_rule == frame.chain->rules.size()) {
+        marks[frame.chain->name] = Mark::kDone;
+        path.pop_back();
+        continue;
+      }
+      const CompiledRule& rule = frame.chain->rules[frame.next_rule++];
+      const CompiledChain* to = rule.target.empty() ? nullptr : table.find(rule.target);
+      if (to == nullptr) continue;
+      Mark& mark = marks[to->name];
+      if (mark == Mark::kOnPath) {
+        std::string loop;
+        bool in_loop = false;
+        for (const Frame& f : path) {
+          in_loop = in_loop || f.chain == to;
+          if (in_loop) loop += f.chain->name + " -> ";
+        }
+        return loop + to->name;
+      }
+      if (mark == Mark::kDone) continue;
+      mark = Mark::kOnPath;
+      path.push_back({to, 0});
+    }
+  }
+  return "";
+}
 
 }  // namespace
 
@@ -451,6 +507,11 @@ Result<PacketTracer> PacketTracer::create(const restore::RestoreText& state, con
     implied->implied = true;
     prerouting.rules.insert(prerouting.rules.begin(), std::move(*implied));
     impl.implied_prerouting = true;
+  }
+  for (const CompiledTable* table : {&impl.nat, &impl.filter}) {
+    if (auto loop = findJumpLoop(*table); !loop.empty()) {
+      return Error(table->name + ": the rules jump in a loop (" + loop + "); iptables refuses such rules");
+    }
   }
   impl.local.insert(*IpAddress::parse("127.0.0.1"));
   impl.local.insert(*IpAddress::parse("::1"));

@@ -216,29 +216,6 @@ std::string formatText(const tracing::TracePacket& packet, const TraceResult& r)
   return out;
 }
 
-// `iptables-save -c` puts the counters in front of each rule ("[5:300] -A ..."); restore text
-// has no place for them, so they are dropped.
-std::string withoutRuleCounters(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    size_t end = nl == std::string::npos ? text.size() : nl + 1;
-    std::string_view line(text.data() + pos, end - pos);
-    if (!line.empty() && line.front() == '[') {
-      size_t close = line.find("] ");
-      std::string_view inner = line.substr(1, close == std::string_view::npos ? 0 : close - 1);
-      const bool counters = close != std::string_view::npos && inner.find(':') != std::string_view::npos &&
-                            inner.find_first_not_of("0123456789:") == std::string_view::npos;
-      if (counters) line.remove_prefix(close + 2);
-    }
-    out.append(line);
-    pos = end;
-  }
-  return out;
-}
-
 Result<int> parsePortOption(const std::string& text) {
   int port = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
@@ -333,7 +310,7 @@ int runTrace(const TraceOptions& options, std::string& out, std::string& err) {
       return fail();
     }
     const std::string name = options.rules_path == "-" ? "<stdin>" : options.rules_path;
-    auto parsed = restore::parseRestoreText(withoutRuleCounters(*bytes));
+    auto parsed = restore::parseRestoreText(restore::withoutRuleCounters(*bytes));
     if (!parsed.ok()) {
       errors.push_back("--rules " + name + ": " + parsed.error().message);
       return fail();
@@ -412,6 +389,15 @@ int runTrace(const TraceOptions& options, std::string& out, std::string& err) {
     tracer = std::move(*offline);
   }
   const TraceResult result = tracer->trace(packet);
+  if (result.limit_reached) {
+    std::string message = "trace: the packet entered more than ";
+    message += std::to_string(tracing::kMaxChainEntries);
+    message += " chains or met more than ";
+    message += std::to_string(tracing::kMaxRulesExamined);
+    message += " rules; the rules jump to the same chains over and over, which kproxy does not trace";
+    errors.push_back(std::move(message));
+    return fail();
+  }
 
   out = options.output == "json" ? formatJson(result) : formatText(packet, result);
   return 0;

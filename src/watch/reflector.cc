@@ -24,11 +24,23 @@ simdjson::padded_string_view padded(std::string& buffer, std::string_view s) {
   return simdjson::padded_string_view(buffer.data(), buffer.size(), buffer.capacity());
 }
 
-// Reads a string field of an On-Demand object; "" when absent or not a string.
-std::string stringField(ondemand::object& object, std::string_view key) {
-  std::string_view v;
-  if (object[key].get_string().get(v) != simdjson::SUCCESS) return "";
-  return std::string(v);
+// A list answer's metadata.resourceVersion and metadata.continue ("" when absent or not a
+// string), read in one pass. False when the JSON is broken: On-Demand leaves the document
+// unusable after such an error (a second lookup would follow a null parser), so the caller must
+// stop reading it.
+bool readListMeta(ondemand::object& meta, std::string& resource_version, std::string& continue_token) {
+  resource_version.clear();
+  continue_token.clear();
+  for (auto field : meta) {
+    std::string_view key, v;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    if (key != "resourceVersion" && key != "continue") continue;
+    auto error = field.value().get_string().get(v);
+    if (error == simdjson::INCORRECT_TYPE) continue;
+    if (error != simdjson::SUCCESS) return false;
+    (key == "continue" ? continue_token : resource_version) = std::string(v);
+  }
+  return true;
 }
 
 // What the reflector reads of an event's object: the name, or for an ERROR the Status.
@@ -254,8 +266,10 @@ Result<std::string> Reflector::list(std::stop_token stop) {
         store_.abortList();
         return Error(options_.resource + ": list: the answer is not a list: " + clip(body));
       }
-      resource_version = stringField(meta, "resourceVersion");
-      continue_token = stringField(meta, "continue");
+      if (!readListMeta(meta, resource_version, continue_token)) {
+        store_.abortList();
+        return Error(options_.resource + ": list: the answer is not a list: " + clip(body));
+      }
     }
     if (auto s = store_.addListPage(std::move(body)); !s.ok()) {
       store_.abortList();

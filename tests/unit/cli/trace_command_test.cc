@@ -199,6 +199,43 @@ TEST_F(TraceCommandTest, RulesFromAnIptablesSaveDumpWithCounters) {
   EXPECT_EQ(out.rfind("{\"outputs\": [\"REJECT\"], ", 0), 0u) << out;
 }
 
+// Hand-made --rules text that jumps in a loop, or doubles its paths at every level, exits 2 with
+// a message and nothing on stdout (found by tests/fuzz/iptables_trace; a trace used to run for
+// ever).
+TEST_F(TraceCommandTest, RulesThatJumpInALoopOrTooOftenExitTwo) {
+  std::string doubling = "*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n";
+  for (int i = 0; i < 40; ++i) doubling += ":C" + std::to_string(i) + " - [0:0]\n";
+  doubling += "-A KUBE-SERVICES -j C0\n";
+  for (int i = 0; i < 39; ++i) {
+    const std::string jump = "-A C" + std::to_string(i) + " -j C" + std::to_string(i + 1) + "\n";
+    doubling += jump + jump;
+  }
+  doubling += "COMMIT\n";
+  const std::string loop =
+      "*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n:A - [0:0]\n-A KUBE-SERVICES -j A\n"
+      "-A A -j KUBE-SERVICES\nCOMMIT\n";
+  struct Case {
+    std::string rules;
+    std::string error;
+  } cases[] = {
+      {loop, "error: --rules: nat: the rules jump in a loop (A -> KUBE-SERVICES -> A); iptables refuses such rules\n"},
+      {doubling,
+       "error: trace: the packet entered more than 50000 chains or met more than 2000000 rules; the rules jump to the "
+       "same chains over and over, which kproxy does not trace\n"},
+  };
+  for (const auto& c : cases) {
+    TraceOptions options{.node_facts_path = write("facts.yaml", "localAddresses:\n- 192.168.0.2/24\n"),
+                         .rules_path = write("rules.txt", c.rules),
+                         .src = "10.0.0.2",
+                         .dst = "172.30.0.41",
+                         .dport = "80"};
+    std::string out, err;
+    EXPECT_EQ(runTrace(options, out, err), 2);
+    EXPECT_EQ(out, "");
+    EXPECT_EQ(err, c.error);
+  }
+}
+
 TEST_F(TraceCommandTest, InInterfaceMatchesDashI) {
   const std::string rules =
       "*nat\n:KUBE-SERVICES - [0:0]\n"

@@ -194,6 +194,11 @@ TEST(ReflectorTest, ListFailures) {
        RoundEnd::kListFailed, "no metadata.resourceVersion"},
       {"syntax error in a page", {{.body = "{\"kind\":\"ServiceList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[{]}"}},
        RoundEnd::kListFailed, "services: list:"},
+      // Broken JSON inside metadata (found by tests/fuzz/watch_stream): the first field lookup
+      // fails, and a second lookup on the same document used to follow a null parser.
+      {"broken metadata",
+       {{.body = R"({"kind":"ServiceList","metadata":{"kind": "N": "x""resourceVersion": "6", "continue": "c"}, "items":[]})"}},
+       RoundEnd::kListFailed, "services: list: "},
       {"no answer", {{.error = Error("GET /api/v1/services: Connection refused")}}, RoundEnd::kListFailed,
        "services: list: GET /api/v1/services: Connection refused"},
   };
