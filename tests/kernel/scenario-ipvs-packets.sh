@@ -4,7 +4,9 @@
 # answers. Then graceful termination with a live connection: a client holds a connection to the
 # chat service; its backend leaves the service; the sync sets that destination to weight 0 and
 # keeps it while the connection lives (new connections go to the other backend); once the
-# connection is reset, the next sync deletes it. Runs in its own network namespace.
+# connection is reset, the next sync deletes it. At each step `kproxy trace --rules`, fed the live
+# iptables-save, ipset save and ipvsadm -S -n text, predicts exactly the backends that answered (or
+# REJECT where nothing does). Runs in its own network namespace.
 build=${1:-build}
 if [ -z "$KPROXY_SCENARIO_NETNS" ]; then
   # /usr/bin/dash by path: busybox (unshare) would run its own sh, whose applets shadow the tools.
@@ -76,22 +78,50 @@ diagnose() {
   for f in ip_forward conf/all/rp_filter vs/conntrack; do echo "$f=$(cat /proc/sys/net/ipv4/$f)"; done
 }
 
+# What `kproxy trace` predicts for the client's packet to ADDR PORT, read from the live state
+# (iptables-save, ipset save, ipvsadm -S -n, this node's facts): the backends' names sorted
+# ("be1 be2"), or the verdict ("REJECT").
+predicted() {
+  iptables-save > "$work/live-iptables.txt"
+  ipset save > "$work/live-ipset.txt"
+  ipvsadm -S -n > "$work/live-ipvs.txt"
+  "$kproxy" facts > "$work/facts.yaml" 2> /dev/null
+  "$kproxy" trace --rules "$work/live-iptables.txt" --ipsets "$work/live-ipset.txt" --ipvs "$work/live-ipvs.txt" \
+    --node-facts "$work/facts.yaml" --in-interface vcl --src 192.168.60.2 --dst "$1" --dport "$2" -o json > "$work/trace.json" ||
+    fail "kproxy trace --rules to $1:$2"
+  sed -n 's/^{"outputs": \[\([^]]*\)\].*/\1/p' "$work/trace.json" | tr ',' '\n' |
+    sed -n -e 's/.*10\.244\.\([12]\)\.2:[0-9]*.*/be\1/p' -e 's/.*"\(REJECT\|DROP\)".*/\1/p' | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+# Trace and kernel agree: packets reach exactly what trace predicts.
+agree() {  # agree ADDR PORT ANSWERED
+  want=$(predicted "$1" "$2")
+  case "$3" in no-answer) [ "$want" = REJECT ] || [ "$want" = DROP ] ;; *) [ "$want" = "$3" ] ;; esac ||
+    { cat "$work/trace.json"; fail "trace predicts \"$want\" for $1:$2, the kernel delivered to \"$3\""; }
+}
 sync "$dir/ipvs-packets.yaml"
 got=$(answers "10.96.0.10 80" 6)
 [ "$got" = "be1 be2" ] || { diagnose; fail "ClusterIP 10.96.0.10:80 answered by \"$got\", want both backends"; }
-pass "ClusterIP: client -> 10.96.0.10:80 -> be1 and be2"
+agree 10.96.0.10 80 "$got"
+pass "ClusterIP: client -> 10.96.0.10:80 -> be1 and be2, as trace predicts"
 got=$(answers "192.168.60.1 30080" 6)
 [ "$got" = "be1 be2" ] || { ipvsadm -L -n; fail "NodePort 192.168.60.1:30080 answered by \"$got\", want both backends"; }
-pass "NodePort: client -> 192.168.60.1:30080 -> be1 and be2"
+agree 192.168.60.1 30080 "$got"
+pass "NodePort: client -> 192.168.60.1:30080 -> be1 and be2, as trace predicts"
+got=$(answers "10.96.0.10 81" 1)
+[ "$got" = "no-answer" ] || fail "10.96.0.10:81 (no such service port) answered by \"$got\""
+agree 10.96.0.10 81 "$got"
+pass "a port the ClusterIP does not serve is refused, as trace predicts (REJECT)"
 
 # be2 leaves the service.
 grep -v -x -e '- addresses: \[10.244.2.2\]' "$dir/ipvs-packets.yaml" > "$work/one.yaml"
 sync "$work/one.yaml"
 got=$(answers "10.96.0.10 80" 4)
 [ "$got" = "be1" ] || { ipvsadm -L -n; fail "after be2 left, ClusterIP answered by \"$got\""; }
+agree 10.96.0.10 80 "$got"
 got=$(answers "192.168.60.1 30080" 4)
 [ "$got" = "be1" ] || { ipvsadm -L -n; fail "after be2 left, NodePort answered by \"$got\""; }
-pass "after an endpoint change only be1 answers (ClusterIP and NodePort)"
+agree 192.168.60.1 30080 "$got"
+pass "after an endpoint change only be1 answers (ClusterIP and NodePort), as trace predicts"
 
 # Graceful termination with a live connection.
 ip netns exec kp-cl "$probe" hold 10.96.0.20 81 > "$work/held" &
