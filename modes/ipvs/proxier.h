@@ -1,11 +1,12 @@
 // IpvsProxier: IPVS mode for one IP family, as upstream's IPVS syncProxyRules (spec
 // ipvs-and-runtime.md §1.2, §1.3): every sync plans the whole state (pure, planner.h) from the
-// snapshot and the addresses kube-ipvs0 holds, then the applier makes the kernel match it.
-// Unlike upstream, only some syncs read the kernel: a full sync (the first, one asked for, the
-// first after a failure, and one at least every ipvs.syncPeriod) reads every virtual server,
-// set and address and repairs drift; the syncs in between diff the plan against the state the
-// last sync left (applier.h), so a one-endpoint change sends one or two netlink messages and no
-// iptables-restore when IPVS mode's rules did not change. setUpNode() runs upstream's startup (IPVS usable with the configured
+// snapshot and the addresses kube-ipvs0 holds, then the applier makes the kernel match it. Unlike
+// upstream, only some syncs read the kernel: a full sync (the first, one asked for, the first after
+// a failure, and the first once ipvs.syncPeriod has passed since the last full one: the runner
+// syncs at least that often) reads every virtual server, set and address and repairs drift; the
+// syncs in between diff the plan against the state the last sync left (applier.h), so a
+// one-endpoint change sends one or two netlink messages and no iptables-restore when IPVS mode's
+// rules did not change. setUpNode() runs upstream's startup (IPVS usable with the configured
 // scheduler, sysctls, connection timeouts); housekeeping() is graceful termination's periodic
 // sweep.
 #pragma once
