@@ -377,7 +377,10 @@ Result<SavedRule> canonicalRule(std::string_view line, IpFamily family) {
     }
     Option option{.negated = negated, .name = w};
     const int n = arity(ext->name, w);
-    if (i + 1 < words.size() && words[i + 1] == "!" && n != 0) {  // the old "--opt ! VALUE" form
+    // The old "--opt ! VALUE" form, only for options known to take a value: after an option of
+    // unknown arity a "!" belongs to what follows (iptables-save prints "! --opt VALUE"), and
+    // reading it as this option's would give a rule and its display form different keys.
+    if (i + 1 < words.size() && words[i + 1] == "!" && n > 0) {
       option.negated = true;
       ++i;
     }

@@ -129,6 +129,17 @@ TEST(CanonicalRule, DisplayIsTheSaveLayout) {
   EXPECT_EQ(r->display, R"(-A KUBE-X -m comment --comment "say \"hi\"" -j ACCEPT)");
 }
 
+// Found by fuzzing (tests/fuzz/regressions/restore_text/canonical-key-not-stable): after an
+// option whose arity is unknown, a "!" negates what follows, in the rule and in its display form.
+TEST(CanonicalRule, ANegationAfterAnUnknownOptionBelongsToWhatFollows) {
+  auto r = canonicalRule("-A KUBE-X -m foo --bar ! -s 10.0.0.0/8 -j ACCEPT", IpFamily::kIPv4);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->display, "-A KUBE-X ! -s 10.0.0.0/8 -m foo --bar -j ACCEPT");
+  auto again = canonicalRule(r->display, IpFamily::kIPv4);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->key, r->key);
+}
+
 TEST(CanonicalRule, UnreadableRulesAreErrors) {
   const std::string cases[] = {
       "-I KUBE-X -j ACCEPT",
