@@ -8,8 +8,23 @@
 #include <set>
 #include <utility>
 
+#include "modes/common/rule_match.h"
+
 namespace kproxy::iptables {
 namespace {
+
+using tracing::AddressCondition;
+using tracing::addressMatches;
+using tracing::InterfaceCondition;
+using tracing::interfaceMatches;
+using tracing::listHas;
+using tracing::lowerCase;
+using tracing::parseAddresses;
+using tracing::parsePort;
+using tracing::parsePorts;
+using tracing::PortCondition;
+using tracing::protocolName;
+using tracing::TypeCondition;
 
 // Chains deeper than this are not entered: iptables itself refuses loops, so only a hand-made
 // state can get here, and the trace must still end.
@@ -51,33 +66,6 @@ std::vector<Word> splitWords(std::string_view rule) {
   return words;
 }
 
-bool startsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-struct AddressCondition {
-  bool negate = false;
-  std::vector<Cidr> cidrs;  // any of them
-};
-
-struct TypeCondition {
-  bool negate = false;
-  bool local = false;  // the type list names LOCAL
-};
-
-struct PortCondition {
-  bool negate = false;
-  std::vector<std::pair<int, int>> ranges;  // inclusive
-};
-
-struct InterfaceCondition {
-  bool negate = false;
-  std::string name;  // may end in "+" (prefix match)
-};
-
 struct CompiledRule {
   std::string raw;
   std::string comment;
@@ -111,87 +99,6 @@ struct CompiledTable {
     return it == chains.end() ? nullptr : &it->second;
   }
 };
-
-std::string protocolName(std::string value) {
-  value = lower(std::move(value));
-  if (value == "6") return "tcp";
-  if (value == "17") return "udp";
-  if (value == "132") return "sctp";
-  if (value == "0") return "all";
-  return value;
-}
-
-Result<int> parsePort(std::string_view text) {
-  int port = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-  if (ec != std::errc() || ptr != text.data() + text.size() || port < 0 || port > 65535) {
-    return Error("bad port \"" + std::string(text) + "\"");
-  }
-  return port;
-}
-
-// "80", "1000:2000", ":80", "80:"; multiport lists are comma-separated.
-Result<PortCondition> parsePorts(std::string_view text, bool negate) {
-  PortCondition cond{.negate = negate, .ranges = {}};
-  while (true) {
-    size_t comma = text.find(',');
-    std::string_view item = text.substr(0, comma);
-    size_t colon = item.find(':');
-    if (colon == std::string_view::npos) {
-      auto port = parsePort(item);
-      if (!port.ok()) return port.error();
-      cond.ranges.emplace_back(*port, *port);
-    } else {
-      std::string_view lo_text = item.substr(0, colon), hi_text = item.substr(colon + 1);
-      int lo = 0, hi = 65535;
-      if (!lo_text.empty()) {
-        auto p = parsePort(lo_text);
-        if (!p.ok()) return p.error();
-        lo = *p;
-      }
-      if (!hi_text.empty()) {
-        auto p = parsePort(hi_text);
-        if (!p.ok()) return p.error();
-        hi = *p;
-      }
-      cond.ranges.emplace_back(lo, hi);
-    }
-    if (comma == std::string_view::npos) break;
-    text.remove_prefix(comma + 1);
-  }
-  return cond;
-}
-
-Result<AddressCondition> parseAddresses(std::string_view text, bool negate) {
-  AddressCondition cond{.negate = negate, .cidrs = {}};
-  while (true) {
-    size_t comma = text.find(',');
-    std::string_view item = text.substr(0, comma);
-    if (item.find('/') != std::string_view::npos) {
-      auto cidr = Cidr::parseSloppy(item);
-      if (!cidr.ok()) return Error("bad address \"" + std::string(item) + "\"");
-      cond.cidrs.push_back(*cidr);
-    } else {
-      auto ip = IpAddress::parseSloppy(item);
-      if (!ip.ok()) return Error("bad address \"" + std::string(item) + "\"");
-      cond.cidrs.emplace_back(*ip, ip->isV4() ? 32 : 128);
-    }
-    if (comma == std::string_view::npos) break;
-    text.remove_prefix(comma + 1);
-  }
-  return cond;
-}
-
-TypeCondition parseAddressType(std::string_view text, bool negate) {
-  TypeCondition cond{.negate = negate, .local = false};
-  while (true) {
-    size_t comma = text.find(',');
-    if (text.substr(0, comma) == "LOCAL") cond.local = true;
-    if (comma == std::string_view::npos) break;
-    text.remove_prefix(comma + 1);
-  }
-  return cond;
-}
 
 Result<CompiledRule> compileRule(std::string_view raw) {
   CompiledRule rule;
@@ -259,7 +166,7 @@ Result<CompiledRule> compileRule(std::string_view raw) {
     } else if (w == "--src-type" || w == "--dst-type") {
       auto v = value();
       if (!v.ok()) return v.error();
-      (w == "--src-type" ? rule.source_type : rule.destination_type) = parseAddressType(*v, negate);
+      (w == "--src-type" ? rule.source_type : rule.destination_type) = TypeCondition{.negate = negate, .local = listHas(*v, "LOCAL")};
     } else if (w == "-p" || w == "--protocol") {
       auto v = value();
       if (!v.ok()) return v.error();
@@ -303,21 +210,6 @@ Result<CompiledRule> compileRule(std::string_view raw) {
     // Anything else is ignored, as upstream's tracer ignores it.
   }
   return rule;
-}
-
-bool addressMatches(const AddressCondition& cond, const IpAddress& ip) {
-  bool m = std::any_of(cond.cidrs.begin(), cond.cidrs.end(), [&](const Cidr& c) { return c.contains(ip); });
-  return m != cond.negate;
-}
-
-bool interfaceMatches(const InterfaceCondition& cond, const std::string& iface) {
-  bool m;
-  if (!cond.name.empty() && cond.name.back() == '+') {
-    m = startsWith(iface, std::string_view(cond.name).substr(0, cond.name.size() - 1));
-  } else {
-    m = iface == cond.name;
-  }
-  return m != cond.negate;
 }
 
 }  // namespace
